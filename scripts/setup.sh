@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: Debian's Apertium packages (when root), a virtual environment with
+# the CPU build of torch installed first, then this package. Re-running does only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+# torch first, pinned: an open `torch` requirement makes pip fetch a multi-GB CUDA build.
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+if ! command -v apertium >/dev/null 2>&1 || [ ! -f /usr/share/apertium/modes/ind-zlm.mode ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages apertium apertium-ind-zlm" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apertium apertium-ind-zlm >/dev/null
+  else
+    echo "setup: Apertium is missing; Indonesian<->Malay needs: sudo apt-get install apertium apertium-ind-zlm" >&2
+  fi
+fi
+
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing Python packages into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$TORCH_SPEC"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+fi

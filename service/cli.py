@@ -1,0 +1,230 @@
+"""Command line: ``python -m service translate|models|eval ...``.
+
+Errors from the core are turned into one line on stderr and an exit code, here and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from service import languages
+from service.config import Settings, load_settings
+from service.engines.base import DecodeOptions
+from service.errors import (
+    ConfigError,
+    EngineFailed,
+    InvalidInput,
+    ModelDownloadFailed,
+    ModelInvalid,
+    ModelMissing,
+    ServiceError,
+)
+
+log = logging.getLogger("service")
+
+#: Exit codes, one per error family (checked first match, so subclasses come before their bases).
+EXIT_CODES: list[tuple[type[ServiceError], int]] = [
+    (InvalidInput, 2), (ModelMissing, 3), (ModelDownloadFailed, 4), (ModelInvalid, 5), (EngineFailed, 5),
+    (ConfigError, 6), (ServiceError, 1),
+]
+
+
+def exit_code(error: ServiceError) -> int:
+    return next(code for cls, code in EXIT_CODES if isinstance(error, cls))
+
+
+def _read_input(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path} is not UTF-8 text.") from exc
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {path}: {exc.strerror}.") from exc
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, models_dir=args.models_dir)
+
+
+def _pipeline(settings: Settings):
+    from service.engines.router import EngineRouter
+    from service.pipeline import Pipeline
+
+    return Pipeline(settings, EngineRouter(settings))
+
+
+# -- translate -------------------------------------------------------------------------------------
+def cmd_translate(args: argparse.Namespace) -> int:
+    from service.pipeline import TranslationRequest
+
+    settings = _settings(args)
+    text = _read_input(args.file)
+    options = DecodeOptions(beam_size=args.beam_size or settings.beam_size, n_best=args.n_best)
+    result = _pipeline(settings).translate(TranslationRequest(text, languages.parse_list(args.to), args.source,
+                                                              options))
+    if args.format == "json":
+        payload = {
+            "source": result.source, "detected": result.detected,
+            "results": [
+                {"target": r.target, "text": r.text, "engine": r.engine, "model": r.model, "flags": r.flags,
+                 "alternatives": r.alternatives or None,
+                 "stats": {"segments": r.segments, "unique_segments": r.unique_segments,
+                           "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+                           "seconds": round(r.seconds, 3), "engine_seconds": round(r.engine_seconds, 3)},
+                 "error": r.error.to_dict() if r.error else None}
+                for r in result.results
+            ],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        origin = " (detected)" if result.detected else ""
+        for r in result.results:
+            if r.ok:
+                print(f"=== {languages.get(result.source).name}{origin} -> {languages.get(r.target).name} "
+                      f"[{r.engine}: {r.model}] ===")
+                print(r.text.rstrip("\n") if r.text else "")
+                for flag in r.flags:
+                    print(f"note: a sentence of {flag['tokens']} tokens was longer than the model's limit of "
+                          f"{flag['limit']} and was translated in {flag['parts']} parts: {flag['segment']}...")
+                print()
+        print(_table(result))
+    if any(r.ok for r in result.results):
+        return 0
+    error = result.results[0].error
+    assert error is not None
+    print(f"error: {error.message}", file=sys.stderr)
+    return exit_code(error)
+
+
+def _table(result) -> str:
+    rows = [("target", "engine", "status")]
+    for r in result.results:
+        name = f"{r.target} ({languages.get(r.target).name})"
+        if r.ok:
+            rows.append((name, f"{r.engine}: {r.model}", f"translated, {r.segments} sentences in {r.seconds:.1f} s"))
+        else:
+            rows.append((name, "-", r.error.message))  # type: ignore[union-attr]
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    return "\n".join(f"{a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows)
+
+
+# -- models ----------------------------------------------------------------------------------------
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from service.engines.router import EngineRouter
+
+    settings = _settings(args)
+    router = EngineRouter(settings)
+    source = languages.normalize(args.source)
+    pairs = router.catalog.pairs() if args.all else [(source, t) for t in languages.ASEAN_TARGETS if t != source]
+    print(f"models directory: {settings.models_dir}")
+    for model in router.store.installed():
+        kinds = ", ".join(k for k, ok in (("transformers", model.has_hf), ("ctranslate2", model.has_ct2)) if ok)
+        print(f"installed: {model.id} ({kinds or 'incomplete'})")
+    print()
+    for s, t in pairs:
+        status = router.status(s, t)
+        served = f"served by {status.available}" if status.available else status.needs
+        print(f"{s}-{t}  {served}")
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from service.model_store import ModelStore
+
+    settings = _settings(args)
+    path = ModelStore(settings.models_dir).pull(args.name, convert=not args.no_convert, revision=args.revision)
+    print(f"installed {args.name} in {path}")
+    return 0
+
+
+def cmd_models_add(args: argparse.Namespace) -> int:
+    from service.model_store import ModelStore
+
+    settings = _settings(args)
+    name = args.name or Path(args.path).name
+    path = ModelStore(settings.models_dir).add(Path(args.path), name, convert=not args.no_convert)
+    print(f"installed {name} in {path}")
+    return 0
+
+
+# -- eval ------------------------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace) -> int:
+    from service.evaluation import evaluate
+
+    settings = _settings(args)
+    report = evaluate(_pipeline(settings), Path(args.src), Path(args.ref), languages.normalize(args.source),
+                      languages.normalize(args.to), limit=args.limit,
+                      options=DecodeOptions(beam_size=args.beam_size or settings.beam_size))
+    print(report.format())
+    return 0
+
+
+# -- wiring ----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="settings file (TOML); default $ASEAN_MT_CONFIG")
+    common.add_argument("--models-dir",
+                        help="models directory; default $ASEAN_MT_MODELS_DIR or ~/.cache/asean-mt/models")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+
+    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("translate", parents=[common], help="translate a text file (or - for stdin)")
+    p.add_argument("file")
+    p.add_argument("--to", required=True, help="target languages, comma-separated (en,ms,tha_Thai,...)")
+    p.add_argument("--from", dest="source", default="auto", help="source language, or auto (default)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--beam-size", type=int)
+    p.add_argument("--n-best", type=int, default=1, help="alternatives per sentence (json output)")
+    p.set_defaults(func=cmd_translate)
+
+    models = sub.add_parser("models", help="list, pull or add models").add_subparsers(dest="action", required=True)
+    p = models.add_parser("list", parents=[common], help="which engine serves each pair, and what is missing")
+    p.add_argument("--from", dest="source", default="id")
+    p.add_argument("--all", action="store_true", help="every pair among the known languages")
+    p.set_defaults(func=cmd_models_list)
+    p = models.add_parser("pull", parents=[common], help="download from the hub and convert to CTranslate2 int8")
+    p.add_argument("name")
+    p.add_argument("--revision")
+    p.add_argument("--no-convert", action="store_true", help="keep only the transformers weights")
+    p.set_defaults(func=cmd_models_pull)
+    p = models.add_parser("add", parents=[common], help="install a local Hugging Face model folder (offline)")
+    p.add_argument("path")
+    p.add_argument("--name", help="model id to install it as (e.g. Helsinki-NLP/opus-mt-id-en)")
+    p.add_argument("--no-convert", action="store_true")
+    p.set_defaults(func=cmd_models_add)
+
+    p = sub.add_parser("eval", parents=[common], help="BLEU / chrF++ and throughput on a parallel test set")
+    p.add_argument("--src", required=True)
+    p.add_argument("--ref", required=True)
+    p.add_argument("--from", dest="source", required=True)
+    p.add_argument("--to", required=True)
+    p.add_argument("--limit", type=int, help="only the first N lines")
+    p.add_argument("--beam-size", type=int)
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

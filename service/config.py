@@ -1,0 +1,114 @@
+"""One typed settings object, read from the environment (``ASEAN_MT_*``) and an optional TOML file.
+
+Every limit is a named field here, with the reason for its value beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.errors import ConfigError
+
+ENV_PREFIX = "ASEAN_MT_"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _default_models_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "asean-mt" / "models"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects CPU affinity, e.g. in containers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Where pulled and added models live: ``<models_dir>/<org>--<name>/{hf,ctranslate2}``.
+    models_dir: Path = field(default_factory=_default_models_dir)
+    #: Language pair -> engines/models in preference order (data, not code).
+    catalog_path: Path = PACKAGE_DIR / "catalog.toml"
+    #: Folder with Apertium's ``*.mode`` files (Debian installs them here).
+    apertium_modes_dir: Path = Path("/usr/share/apertium/modes")
+    #: "cpu", "cuda" or "auto" (CUDA when CTranslate2/torch see a GPU).
+    device: str = "auto"
+    #: CTranslate2 compute type; "auto" means int8 on CPU and float16 on CUDA.
+    compute_type: str = "auto"
+    #: Threads per translation call (0 = every available core); capped at the cores available so that
+    #: workers never oversubscribe the CPU.
+    intra_threads: int = 0
+    #: Batches CTranslate2 may run in parallel; intra x inter is capped at the cores available.
+    inter_threads: int = 1
+    #: Tokens in one engine batch, counted with padding (longest segment x segments). 4096 keeps the peak
+    #: activation memory of a 600M-parameter model under ~1 GiB on CPU while still filling the cores.
+    max_batch_tokens: int = 4096
+    #: Beam width by default. 4 is what OPUS-MT and NLLB were evaluated with; 1 (greedy) is ~2x faster.
+    beam_size: int = 4
+    #: Characters in one document. 200,000 is ~50 pages: larger inputs belong in a batch job, and the
+    #: bound keeps one request from holding a worker for many minutes.
+    max_document_chars: int = 200_000
+    #: Input tokens of a segment when the model itself declares no limit (Marian/NLLB declare 512/1024);
+    #: longer segments are split at safe points and flagged.
+    default_max_input_tokens: int = 512
+    #: Timeout for one Apertium call (seconds); a stuck subprocess must not hold a worker forever.
+    apertium_timeout_s: float = 60.0
+
+    @property
+    def threads(self) -> tuple[int, int]:
+        """(intra, inter) thread counts, never above the cores available."""
+        cores = available_cores()
+        inter = max(1, min(self.inter_threads, cores))
+        intra = self.intra_threads or cores // inter
+        return max(1, min(intra, cores // inter)), inter
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    try:
+        if kind in (Path, "Path"):
+            return Path(os.path.expanduser(str(raw)))
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"Setting {name} has an invalid value {raw!r}.") from exc
+
+
+def load_settings(toml_path: str | Path | None = None, environ: dict[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Settings from (lowest to highest priority) defaults, a TOML file, the environment, ``overrides``.
+
+    The TOML file is ``toml_path`` or ``$ASEAN_MT_CONFIG``; its keys are the field names.
+    """
+    env = os.environ if environ is None else environ
+    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    path = toml_path or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"Cannot read the settings file {path}: {exc.__class__.__name__}.") from exc
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ConfigError(f"Unknown setting(s) in {path}: {', '.join(unknown)}.")
+        values.update(data)
+    for name in fields:
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**{k: _coerce(k, v, fields[k]) for k, v in values.items()})

@@ -1,0 +1,58 @@
+"""The Engine protocol and its small result types.
+
+An engine translates a batch of already-segmented sentences from one language to another. It knows
+nothing about documents, glossaries, caching or front ends: those are layers above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    beam_size: int = 4
+    #: Hypotheses to return per segment (<= beam_size). The glossary layer uses them to prefer one that
+    #: keeps every protected term.
+    n_best: int = 1
+    #: Output length bound; None lets the engine derive one from the input (2 x input + 10 tokens).
+    max_output_tokens: int | None = None
+    #: Lower bound on output tokens; used by benchmarks to fix the output length of random models.
+    min_output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    score: float | None = None  # log-probability per token where the engine reports one
+
+
+@dataclass(frozen=True)
+class SegmentTranslation:
+    hypotheses: list[Hypothesis]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.hypotheses[0].text
+
+
+@runtime_checkable
+class Engine(Protocol):
+    #: "ctranslate2", "transformers", "apertium", ...
+    name: str
+    #: the model (hub id, local name or Apertium mode) this engine instance runs
+    model: str
+    #: segments longer than this (in :meth:`count_tokens` units) must be split by the caller
+    max_input_tokens: int
+
+    def count_tokens(self, text: str, source: str, target: str) -> int:
+        """Input tokens the model sees for ``text`` (language tokens and prompt included)."""
+        ...
+
+    def translate(self, segments: Sequence[str], source: str, target: str,
+                  options: DecodeOptions) -> list[SegmentTranslation]: ...

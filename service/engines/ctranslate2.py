@@ -1,0 +1,85 @@
+"""CTranslate2: the fast inference path (int8 on CPU, float16 on CUDA) for converted HF weights."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from service.engines.base import DecodeOptions, Hypothesis, SegmentTranslation
+from service.engines.hf import HFAdapter
+from service.errors import EngineFailed, ModelInvalid
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+class CTranslate2Engine:
+    name = "ctranslate2"
+
+    def __init__(self, adapter: HFAdapter, ct2_dir: Path, device: str = "auto", compute_type: str = "auto",
+                 threads: tuple[int, int] = (1, 1)):
+        import ctranslate2
+
+        self.adapter = adapter
+        self.model = adapter.info.id
+        self.max_input_tokens = adapter.max_input_tokens
+        self.device = resolve_device(device)
+        if compute_type == "auto":
+            compute_type = "float16" if self.device == "cuda" else "int8"
+        self.compute_type = compute_type
+        intra, inter = threads
+        try:
+            self.translator = ctranslate2.Translator(
+                str(ct2_dir), device=self.device, compute_type=compute_type,
+                intra_threads=intra, inter_threads=inter,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise ModelInvalid(f"The CTranslate2 model in {ct2_dir} cannot be loaded "
+                               f"({exc.__class__.__name__}); pull or add {self.model} again.") from exc
+
+    def count_tokens(self, text: str, source: str, target: str) -> int:
+        return self.adapter.count_tokens(text, source, target)
+
+    def translate(self, segments: Sequence[str], source: str, target: str,
+                  options: DecodeOptions) -> list[SegmentTranslation]:
+        if not segments:
+            return []
+        tok = self.adapter.tokenizer
+        ids = self.adapter.encode(list(segments), source, target)
+        tokens = [tok.convert_ids_to_tokens(i) for i in ids]
+        prefix_token = self.adapter.target_token(target)
+        longest = max(len(t) for t in tokens)
+        max_len = min(options.max_output_tokens or 2 * longest + 10, self.adapter.max_output_tokens)
+        try:
+            results = self.translator.translate_batch(
+                tokens,
+                target_prefix=[[prefix_token]] * len(tokens) if prefix_token else None,
+                beam_size=max(options.beam_size, options.n_best),
+                num_hypotheses=options.n_best,
+                max_decoding_length=max_len + (1 if prefix_token else 0),
+                min_decoding_length=options.min_output_tokens,
+                return_scores=True,
+            )
+        except RuntimeError as exc:
+            log.warning("CTranslate2 failed on %s: %s", self.model, exc)
+            raise EngineFailed(f"CTranslate2 failed on {self.model} ({exc.__class__.__name__}).") from exc
+        out = []
+        for src_tokens, result in zip(tokens, results, strict=True):
+            hyps = []
+            produced = 0
+            for hyp_tokens, score in zip(result.hypotheses, result.scores, strict=True):
+                if prefix_token and hyp_tokens and hyp_tokens[0] == prefix_token:
+                    hyp_tokens = hyp_tokens[1:]
+                produced = produced or len(hyp_tokens)
+                text = self.adapter.decode(tok.convert_tokens_to_ids(hyp_tokens))
+                hyps.append(Hypothesis(text, score))
+            out.append(SegmentTranslation(hyps, input_tokens=len(src_tokens), output_tokens=produced))
+        return out

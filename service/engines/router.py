@@ -1,0 +1,107 @@
+"""Pair -> the first available engine from the catalog; builds each engine once and keeps it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from service.catalog import Candidate, Catalog
+from service.config import Settings
+from service.engines import apertium
+from service.engines.base import Engine
+from service.errors import ModelMissing
+from service.model_store import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RouteStatus:
+    source: str
+    target: str
+    available: Candidate | None
+    missing: list[Candidate]
+
+    @property
+    def needs(self) -> str:
+        """What to do to make the pair work (empty when it works)."""
+        if self.available:
+            return ""
+        return missing_hint(self.missing)
+
+
+def pull_command(candidate: Candidate) -> str:
+    if candidate.engine == "apertium":
+        return f"apt-get install apertium {candidate.model.package or 'apertium-' + candidate.model.id}"
+    return f"python -m service models pull {candidate.model.id}"
+
+
+def missing_hint(missing: list[Candidate]) -> str:
+    first = missing[0]
+    size = f", {first.model.size}" if first.model.size else ""
+    return f"needs model {first.model.id}{size}: run `{pull_command(first)}`"
+
+
+class EngineRouter:
+    """Owns the engines of one process. Engines are built on first use (loading a model takes seconds)."""
+
+    def __init__(self, settings: Settings, catalog: Catalog | None = None, store: ModelStore | None = None):
+        self.settings = settings
+        self.catalog = catalog or Catalog.load(settings.catalog_path)
+        self.store = store or ModelStore(settings.models_dir)
+        self._engines: dict[str, Engine] = {}
+        self._adapters: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def is_available(self, candidate: Candidate) -> bool:
+        if candidate.engine == "apertium":
+            return apertium.is_installed(candidate.model.id, self.settings.apertium_modes_dir)
+        if candidate.engine == "ctranslate2":
+            return self.store.has_ct2(candidate.model.id)
+        return self.store.has_hf(candidate.model.id)
+
+    def status(self, source: str, target: str) -> RouteStatus:
+        candidates = self.catalog.candidates(source, target)
+        for c in candidates:
+            if self.is_available(c):
+                return RouteStatus(source, target, c, [])
+        return RouteStatus(source, target, None, candidates)
+
+    def engine_for(self, source: str, target: str) -> Engine:
+        status = self.status(source, target)
+        if status.available is None:
+            raise ModelMissing(f"{source} -> {target} {status.needs}.", source=source, target=target,
+                               model=status.missing[0].model.id, command=pull_command(status.missing[0]))
+        return self.build(status.available)
+
+    def build(self, candidate: Candidate) -> Engine:
+        key = str(candidate)
+        with self._lock:
+            if key not in self._engines:
+                log.info("loading engine %s", key)
+                self._engines[key] = self._build(candidate)
+            return self._engines[key]
+
+    def _adapter(self, candidate: Candidate):  # -> HFAdapter, imported lazily (pulls in transformers)
+        from service.engines.hf import HFAdapter
+
+        model_id = candidate.model.id
+        if model_id not in self._adapters:
+            self._adapters[model_id] = HFAdapter(candidate.model, self.store.hf_dir(model_id),
+                                                 self.settings.default_max_input_tokens)
+        return self._adapters[model_id]
+
+    def _build(self, candidate: Candidate) -> Engine:
+        s = self.settings
+        if candidate.engine == "apertium":
+            return apertium.ApertiumEngine(candidate.model.id, s.apertium_modes_dir, s.apertium_timeout_s)
+        if candidate.engine == "ctranslate2":
+            from service.engines.ctranslate2 import CTranslate2Engine
+
+            return CTranslate2Engine(self._adapter(candidate), self.store.ct2_dir(candidate.model.id),
+                                     s.device, s.compute_type, s.threads)
+        from service.engines.transformers import TransformersEngine
+
+        return TransformersEngine(self._adapter(candidate), self.store.hf_dir(candidate.model.id), s.device,
+                                  s.threads)

@@ -1,0 +1,72 @@
+"""One exception family for the core.
+
+Front ends map these to their own vocabulary in one place each: exit codes in ``service.cli``
+(and HTTP status codes in the HTTP layer). Messages are written for the user: one clear sentence,
+no stack trace, and they never include another library's exception text verbatim.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of every error the service reports to a user."""
+
+    code = "service_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class InvalidInput(ServiceError):
+    """The request itself is wrong (bad option, unreadable file, empty language list...)."""
+
+    code = "invalid_input"
+
+
+class InputTooLarge(InvalidInput):
+    code = "input_too_large"
+
+
+class UnsupportedLanguage(InvalidInput):
+    code = "unsupported_language"
+
+
+class UnsupportedPair(InvalidInput):
+    code = "unsupported_pair"
+
+
+class DetectionFailed(InvalidInput):
+    code = "detection_failed"
+
+
+class ModelMissing(ServiceError):
+    """A pair is known, but none of its engines can run here yet (a model must be pulled)."""
+
+    code = "model_missing"
+
+
+class ModelDownloadFailed(ServiceError):
+    code = "model_download_failed"
+
+
+class ModelInvalid(ServiceError):
+    """A local model folder exists but cannot be used (wrong files, failed conversion)."""
+
+    code = "model_invalid"
+
+
+class EngineFailed(ServiceError):
+    """An engine that was available failed while translating."""
+
+    code = "engine_failed"
+
+
+class ConfigError(ServiceError):
+    code = "config_error"

@@ -1,0 +1,131 @@
+"""The models directory: pulling from the hub, adding local folders, converting to CTranslate2.
+
+Layout: ``<models_dir>/<org>--<name>/hf`` (weights + tokenizer, for transformers and for tokenizing)
+and ``.../ctranslate2`` (int8 conversion). A model appears only when complete: it is built in a
+``.partial-*`` folder next to its final place and renamed at the end, so an interrupted pull leaves
+nothing that looks usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.errors import InvalidInput, ModelDownloadFailed, ModelInvalid
+
+log = logging.getLogger(__name__)
+
+#: Files a pull fetches: weights, configs, tokenizers. Other repos' extras (flax/tf/onnx weights) are skipped.
+HF_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.spm", "*.txt", "sentencepiece*", "spiece*",
+               "pytorch_model*.bin"]
+TOKENIZER_FILES = ("tokenizer.json", "source.spm", "spiece.model", "sentencepiece.bpe.model", "vocab.json")
+
+
+def folder_name(model_id: str) -> str:
+    return model_id.replace("/", "--")
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    id: str
+    path: Path
+    has_hf: bool
+    has_ct2: bool
+
+
+class ModelStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, model_id: str) -> Path:
+        return self.root / folder_name(model_id)
+
+    def hf_dir(self, model_id: str) -> Path:
+        return self.path(model_id) / "hf"
+
+    def ct2_dir(self, model_id: str) -> Path:
+        return self.path(model_id) / "ctranslate2"
+
+    def has_hf(self, model_id: str) -> bool:
+        return (self.hf_dir(model_id) / "config.json").is_file()
+
+    def has_ct2(self, model_id: str) -> bool:
+        return (self.ct2_dir(model_id) / "model.bin").is_file() and self.has_hf(model_id)
+
+    def installed(self) -> list[InstalledModel]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.is_dir() and not entry.name.startswith("."):
+                model_id = entry.name.replace("--", "/")
+                out.append(InstalledModel(model_id, entry, self.has_hf(model_id), self.has_ct2(model_id)))
+        return out
+
+    # -- building ----------------------------------------------------------------------------------
+    def _staging(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".partial-", dir=self.root))
+
+    def _commit(self, staging: Path, model_id: str) -> Path:
+        final = self.path(model_id)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        return final
+
+    def pull(self, model_id: str, convert: bool = True, revision: str | None = None) -> Path:
+        """Download ``model_id`` from the Hugging Face hub, convert it, and install it."""
+        from huggingface_hub import snapshot_download
+
+        staging = self._staging()
+        try:
+            try:
+                snapshot_download(repo_id=model_id, revision=revision, local_dir=str(staging / "hf"),
+                                  allow_patterns=HF_PATTERNS)
+            except Exception as exc:  # network, auth, offline mode, missing repo: all one message
+                raise ModelDownloadFailed(
+                    f"Could not download {model_id} from the Hugging Face hub ({exc.__class__.__name__}); "
+                    f"check the network (or HF_HUB_OFFLINE), or copy the model folder here and run "
+                    f"`python -m service models add PATH --name {model_id}`.", model=model_id,
+                ) from exc
+            self._finish(staging, model_id, convert)
+            return self._commit(staging, model_id)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def add(self, source: Path, model_id: str, convert: bool = True) -> Path:
+        """Install a local Hugging Face model folder (the offline route) under ``model_id``."""
+        source = Path(source)
+        if not (source / "config.json").is_file():
+            raise InvalidInput(f"{source} is not a Hugging Face model folder (it has no config.json).")
+        staging = self._staging()
+        try:
+            shutil.copytree(source, staging / "hf")
+            self._finish(staging, model_id, convert)
+            return self._commit(staging, model_id)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _finish(self, staging: Path, model_id: str, convert: bool) -> None:
+        hf = staging / "hf"
+        for leftover in (hf / ".cache",):
+            shutil.rmtree(leftover, ignore_errors=True)
+        if not any((hf / name).exists() for name in TOKENIZER_FILES):
+            raise ModelInvalid(f"{model_id} has no tokenizer files ({', '.join(TOKENIZER_FILES)}).")
+        if convert:
+            convert_to_ctranslate2(hf, staging / "ctranslate2")
+
+
+def convert_to_ctranslate2(hf_dir: Path, out_dir: Path, quantization: str = "int8") -> None:
+    from ctranslate2.converters import TransformersConverter
+
+    log.info("converting %s to CTranslate2 (%s)", hf_dir, quantization)
+    try:
+        TransformersConverter(str(hf_dir)).convert(str(out_dir), quantization=quantization, force=True)
+    except Exception as exc:  # the converter raises ValueError, KeyError, NotImplementedError...
+        raise ModelInvalid(f"Conversion of {hf_dir} to CTranslate2 failed ({exc.__class__.__name__}: {exc}).") from exc

@@ -1,0 +1,1 @@
+"""Text handling below the pipeline: document layout, sentence segmentation, language detection."""

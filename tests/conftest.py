@@ -1,0 +1,100 @@
+"""Session fixtures: tiny random-weight models (Marian, NLLB-style M2M100, T5) built offline, installed
+through the real ``ModelStore.add`` (which converts them to CTranslate2), and a catalog that routes to them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from service.catalog import Catalog
+from service.config import Settings
+from service.engines.router import EngineRouter
+from service.model_store import ModelStore
+from service.pipeline import Pipeline
+from tests import model_factory
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "examples" / "ascn-shepherd-2025.id.txt"
+SHARED_EVAL = REPO.parent / "shared" / "eval" / "tico19"
+
+TEST_CATALOG = """
+[models."tiny/marian-id-en"]
+family = "marian"
+pairs = ["id-en"]
+
+[models."tiny/marian-multi"]
+family = "marian"
+pairs = ["id-ms", "id-tl"]
+target_tokens = { ms = ">>zsm_Latn<<", tl = ">>tgl<<" }
+
+[models."tiny/nllb"]
+family = "nllb"
+languages = ["id", "en", "ms", "th", "vi", "tl", "km", "lo", "my"]
+
+[models."tiny/t5"]
+family = "t5"
+languages = ["en", "id"]
+
+[models."ind-zlm"]
+family = "apertium"
+pairs = ["id-ms"]
+package = "apertium-ind-zlm"
+
+[routes]
+"id-en" = ["ctranslate2:tiny/marian-id-en", "transformers:tiny/marian-id-en"]
+"id-ms" = ["apertium:ind-zlm", "ctranslate2:tiny/marian-multi"]
+"id-tl" = ["ctranslate2:tiny/marian-multi", "transformers:tiny/marian-multi"]
+"en-id" = ["ctranslate2:tiny/t5", "transformers:tiny/t5"]
+"*" = ["ctranslate2:tiny/nllb", "transformers:tiny/nllb"]
+"""
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build = tmp_path_factory.mktemp("build")
+    root = tmp_path_factory.mktemp("models")
+    store = ModelStore(root)
+    store.add(model_factory.build_marian(build / "marian-id-en"), "tiny/marian-id-en")
+    store.add(model_factory.build_marian(build / "marian-multi", target_tokens=[">>zsm_Latn<<", ">>tgl<<"]),
+              "tiny/marian-multi")
+    store.add(model_factory.build_nllb(build / "nllb"), "tiny/nllb")
+    store.add(model_factory.build_t5(build / "t5"), "tiny/t5")
+    return root
+
+
+@pytest.fixture(scope="session")
+def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "catalog.toml"
+    path.write_text(TEST_CATALOG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(models_dir: Path, catalog_path: Path) -> Settings:
+    return Settings(models_dir=models_dir, catalog_path=catalog_path, intra_threads=1, beam_size=2)
+
+
+@pytest.fixture(scope="session")
+def router(settings: Settings) -> EngineRouter:
+    """One router for the session: each engine is loaded once, as in a server process."""
+    return EngineRouter(settings)
+
+
+@pytest.fixture(scope="session")
+def catalog(router: EngineRouter) -> Catalog:
+    return router.catalog
+
+
+@pytest.fixture(scope="session")
+def pipeline(settings: Settings, router: EngineRouter) -> Pipeline:
+    return Pipeline(settings, router)
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")

@@ -1,0 +1,100 @@
+"""The command line as a user runs it: real processes, real exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SEED, SHARED_EVAL
+
+
+def run(*args: str, models_dir: Path, catalog: Path | None = None, stdin: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASEAN_MT_MODELS_DIR": str(models_dir), **(env or {})}
+    if catalog:
+        full_env["ASEAN_MT_CATALOG_PATH"] = str(catalog)
+    return subprocess.run([sys.executable, "-m", "service", *args], cwd=REPO, env=full_env, input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_main_job_offline_translates_malay_and_names_missing_models(tmp_path: Path) -> None:
+    done = run("translate", str(SEED), "--from", "id", "--to", "en,ms,th,vi,tl,km,lo,my", models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "=== Indonesian -> Malay [apertium: ind-zlm] ===" in out
+    assert "Mesyuarat Tahunan" in out
+    assert "python -m service models pull Helsinki-NLP/opus-mt-id-en" in out
+    for code in ("th", "vi", "tl", "km", "lo", "my"):
+        line = next(line for line in out.splitlines() if line.startswith(f"{code} ("))
+        assert "python -m service models pull facebook/nllb-200-distilled-600M" in line
+    assert "Traceback" not in done.stderr
+
+
+def test_models_pull_with_hub_unreachable(tmp_path: Path) -> None:
+    done = run("models", "pull", "Helsinki-NLP/opus-mt-id-en", models_dir=tmp_path)
+    assert done.returncode == 4
+    assert done.stderr.startswith("error: Could not download Helsinki-NLP/opus-mt-id-en")
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+def test_models_list_and_json_output(models_dir: Path, catalog_path: Path) -> None:
+    listed = run("models", "list", models_dir=models_dir, catalog=catalog_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "installed: tiny/nllb (transformers, ctranslate2)" in listed.stdout
+    assert "id-en  served by ctranslate2:tiny/marian-id-en" in listed.stdout
+    assert "id-ms  served by apertium:ind-zlm" in listed.stdout
+    done = run("translate", "-", "--to", "en,km", "--format", "json", models_dir=models_dir, catalog=catalog_path,
+               stdin="Kementerian Dalam Negeri berencana menyelenggarakan kegiatan untuk kota-kota cerdas.\n")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert (payload["source"], payload["detected"]) == ("id", True)
+    assert [(r["target"], r["engine"], r["model"]) for r in payload["results"]] == [
+        ("en", "ctranslate2", "tiny/marian-id-en"), ("km", "ctranslate2", "tiny/nllb")]
+    assert all(r["error"] is None and r["stats"]["segments"] == 1 for r in payload["results"])
+
+
+def test_models_add_installs_and_converts(tmp_path: Path, models_dir: Path) -> None:
+    source = models_dir / "tiny--t5" / "hf"
+    done = run("models", "add", str(source), "--name", "someone/t5-copy", models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "someone--t5-copy" / "ctranslate2" / "model.bin").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["someone--t5-copy"]
+    bad = run("models", "add", str(tmp_path / "nope"), "--name", "x/y", models_dir=tmp_path)
+    assert bad.returncode == 2 and "has no config.json" in bad.stderr
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["translate", "/no/such/file", "--to", "ms"], 2, "Cannot read /no/such/file"),
+    (["translate", str(SEED), "--to", "xx"], 2, "Unknown language code 'xx'"),
+    (["translate", str(SEED), "--from", "id", "--to", "en"], 3, "needs model Helsinki-NLP/opus-mt-id-en"),
+])
+def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    done = run(*args, models_dir=tmp_path)
+    assert done.returncode == code
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not SHARED_EVAL.is_dir(), reason="needs ../shared/eval")
+def test_eval_prints_scores_and_throughput(tmp_path: Path) -> None:
+    pair = SHARED_EVAL / "ind-msa"
+    done = run("eval", "--src", str(pair / "tico19-test.ind"), "--ref", str(pair / "tico19-test.msa"),
+               "--from", "id", "--to", "ms", "--limit", "50", models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "id->ms  apertium: ind-zlm  lines 50" in done.stdout
+    bleu = float(done.stdout.split("BLEU ")[1].split()[0])
+    assert 10 < bleu < 90  # a real rule-based system on real data: neither zero nor a copy
+    assert "chrF++" in done.stdout and "lines/s" in done.stdout
+
+
+def test_eval_rejects_misaligned_files(tmp_path: Path) -> None:
+    src, ref = tmp_path / "a", tmp_path / "b"
+    src.write_text("satu\ndua\n")
+    ref.write_text("one\n")
+    done = run("eval", "--src", str(src), "--ref", str(ref), "--from", "id", "--to", "ms", models_dir=tmp_path)
+    assert done.returncode == 2 and "must be aligned" in done.stderr

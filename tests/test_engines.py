@@ -1,0 +1,101 @@
+"""Every engine through the same interface: the tiny random models on CTranslate2 and transformers, and real
+Apertium. Random weights give structurally valid output only, so these tests assert structure."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.catalog import Candidate
+from service.config import Settings, available_cores
+from service.engines.base import DecodeOptions, Engine
+from service.engines.router import EngineRouter
+from service.errors import ModelMissing
+
+NEURAL = [
+    ("ctranslate2", "tiny/marian-id-en", "id", "en"),
+    ("transformers", "tiny/marian-id-en", "id", "en"),
+    ("ctranslate2", "tiny/marian-multi", "id", "tl"),
+    ("transformers", "tiny/marian-multi", "id", "tl"),
+    ("ctranslate2", "tiny/nllb", "id", "th"),
+    ("transformers", "tiny/nllb", "id", "th"),
+    ("ctranslate2", "tiny/t5", "en", "id"),
+    ("transformers", "tiny/t5", "en", "id"),
+]
+SEGMENTS = ["Kementerian Dalam Negeri memimpin delegasi Indonesia.", "Pertemuan tahunan ASCN ke-8.", "Bali"]
+
+
+def _engine(router: EngineRouter, engine: str, model: str) -> Engine:
+    return router.build(Candidate(engine, router.catalog.models[model]))
+
+
+@pytest.mark.parametrize(("engine", "model", "src", "tgt"), NEURAL)
+def test_neural_engine_contract(router: EngineRouter, engine: str, model: str, src: str, tgt: str) -> None:
+    e = _engine(router, engine, model)
+    assert isinstance(e, Engine)
+    assert (e.name, e.model) == (engine, model)
+    out = e.translate(SEGMENTS, src, tgt, DecodeOptions(beam_size=2, n_best=2, max_output_tokens=8))
+    assert len(out) == len(SEGMENTS)
+    for seg, tr in zip(SEGMENTS, out, strict=True):
+        assert len(tr.hypotheses) == 2
+        assert all(isinstance(h.text, str) for h in tr.hypotheses)
+        assert tr.input_tokens == e.count_tokens(seg, src, tgt) > 0
+        assert 0 <= tr.output_tokens <= 8
+        # language tokens and special tokens never leak into the text
+        assert "tha_Thai" not in tr.text and "</s>" not in tr.text and ">>" not in tr.text
+    assert e.translate([], src, tgt, DecodeOptions()) == []
+
+
+@pytest.mark.parametrize(("engine", "model", "src", "tgt"), NEURAL)
+def test_fixed_output_length(router: EngineRouter, engine: str, model: str, src: str, tgt: str) -> None:
+    """min = max output tokens gives exactly that many tokens: what the benchmark relies on."""
+    e = _engine(router, engine, model)
+    out = e.translate(SEGMENTS[:2], src, tgt, DecodeOptions(beam_size=1, max_output_tokens=6, min_output_tokens=6))
+    assert [t.output_tokens for t in out] == [6, 6]
+
+
+def test_language_signalling(router: EngineRouter) -> None:
+    multi = _engine(router, "ctranslate2", "tiny/marian-multi")
+    ids = multi.adapter.encode(["Bali"], "id", "tl")[0]
+    assert multi.adapter.tokenizer.convert_ids_to_tokens(ids)[0] == ">>tgl<<"
+    nllb = _engine(router, "transformers", "tiny/nllb")
+    first = nllb.adapter.tokenizer.convert_ids_to_tokens(nllb.adapter.encode(["Bali"], "ms", "th")[0])[0]
+    assert first == "zsm_Latn"
+    assert nllb.adapter.target_token("km") == "khm_Khmr"
+    t5 = _engine(router, "transformers", "tiny/t5")
+    assert t5.adapter._source_text("Halo", "en", "id") == "translate English to Indonesian: Halo"
+
+
+def test_ctranslate2_uses_int8_on_cpu(router: EngineRouter) -> None:
+    e = _engine(router, "ctranslate2", "tiny/nllb")
+    assert (e.device, e.compute_type) == ("cpu", "int8")
+
+
+def test_engines_are_built_once(router: EngineRouter) -> None:
+    assert router.engine_for("id", "en") is router.engine_for("id", "en")
+
+
+def test_apertium_real_translation(router: EngineRouter, seed_text: str) -> None:
+    e = router.engine_for("id", "ms")
+    assert e.name == "apertium"
+    lines = [line for line in seed_text.splitlines() if line.strip()]
+    out = e.translate(lines, "id", "ms", DecodeOptions())
+    text = "\n".join(t.text for t in out)
+    assert len(out) == len(lines)
+    assert "Kementerian Dalam Negeri" in text
+    assert "mesyuarat tahunan" in text.lower() and "pertemuan tahunan" not in text.lower()
+    assert "*" not in text and "#" not in text
+
+
+def test_route_falls_back_and_reports_missing(settings: Settings, tmp_path) -> None:
+    empty = EngineRouter(settings.replace(models_dir=tmp_path))
+    assert str(empty.status("id", "ms").available) == "apertium:ind-zlm"
+    with pytest.raises(ModelMissing) as err:
+        empty.engine_for("id", "en")
+    assert err.value.details["command"] == "python -m service models pull tiny/marian-id-en"
+
+
+def test_thread_counts_never_exceed_cores() -> None:
+    cores = available_cores()
+    intra, inter = Settings(intra_threads=64, inter_threads=64).threads
+    assert intra * inter <= cores
+    assert Settings().threads[0] * Settings().threads[1] <= cores

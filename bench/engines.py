@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from bench.common import machine_header, median  # noqa: E402
-from service.catalog import Catalog, Candidate  # noqa: E402
+from service.catalog import Candidate, Catalog  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.engines.base import DecodeOptions  # noqa: E402
 from service.engines.router import EngineRouter  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
     configs = [(beam, batch) for beam in (1, 4) for batch in (1, 16)]
     times: dict[tuple[str, int, int], list[float]] = {}
     tokens: dict[tuple[str, int, int], int] = {}
-    for name, engine in engines.items():  # warm-up: first calls allocate
+    for engine in engines.values():  # warm-up: first calls allocate
         engine.translate(sentences(2), "id", "en", DecodeOptions(beam_size=1, max_output_tokens=4))
     for _ in range(args.rounds):
         for beam, batch in configs:

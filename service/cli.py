@@ -19,6 +19,7 @@ from service.engines.base import DecodeOptions
 from service.errors import (
     ConfigError,
     EngineFailed,
+    GlossaryInvalid,
     InvalidInput,
     ModelDownloadFailed,
     ModelInvalid,
@@ -31,7 +32,7 @@ log = logging.getLogger("service")
 #: Exit codes, one per error family (checked first match, so subclasses come before their bases).
 EXIT_CODES: list[tuple[type[ServiceError], int]] = [
     (InvalidInput, 2), (ModelMissing, 3), (ModelDownloadFailed, 4), (ModelInvalid, 5), (EngineFailed, 5),
-    (ConfigError, 6), (ServiceError, 1),
+    (ConfigError, 6), (GlossaryInvalid, 6), (ServiceError, 1),
 ]
 
 
@@ -68,8 +69,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     text = _read_input(args.file)
     options = DecodeOptions(beam_size=args.beam_size or settings.beam_size, n_best=args.n_best)
-    result = _pipeline(settings).translate(TranslationRequest(text, languages.parse_list(args.to), args.source,
-                                                              options))
+    request = TranslationRequest(text, languages.parse_list(args.to), args.source, options, _glossaries(args))
+    result = _pipeline(settings).translate(request)
     if args.format == "json":
         payload = {
             "source": result.source, "detected": result.detected,
@@ -79,6 +80,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                  "stats": {"segments": r.segments, "unique_segments": r.unique_segments,
                            "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
                            "seconds": round(r.seconds, 3), "engine_seconds": round(r.engine_seconds, 3)},
+                 "glossary": r.terms.to_dict() if r.terms else None,
                  "error": r.error.to_dict() if r.error else None}
                 for r in result.results
             ],
@@ -94,6 +96,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 for flag in r.flags:
                     print(f"note: a sentence of {flag['tokens']} tokens was longer than the model's limit of "
                           f"{flag['limit']} and was translated in {flag['parts']} parts: {flag['segment']}...")
+                if r.terms is not None:
+                    print(_term_report(r.terms))
                 print()
         print(_table(result))
     if any(r.ok for r in result.results):
@@ -102,6 +106,26 @@ def cmd_translate(args: argparse.Namespace) -> int:
     assert error is not None
     print(f"error: {error.message}", file=sys.stderr)
     return exit_code(error)
+
+
+def _glossaries(args: argparse.Namespace) -> list[str] | None:
+    if args.no_glossary:
+        return []
+    if not args.glossary:
+        return None
+    return [name.strip() for value in args.glossary for name in value.split(",") if name.strip()]
+
+
+def _term_report(report) -> str:
+    if not report.checks:
+        return f"--- glossary {', '.join(report.glossaries)}: no terms found"
+    lines = [f"--- glossary {', '.join(report.glossaries)}: {report.present}/{report.found} terms right "
+             f"({100 * report.compliance:.0f}%)"]
+    for c in report.checks:
+        mark = "ok  " if c.present else "MISS"
+        how = "" if c.method == "protected" else f"  ({c.method})"
+        lines.append(f"  {mark} [{c.start}:{c.end}] {c.source} -> {c.required}{how}")
+    return "\n".join(lines)
 
 
 def _table(result) -> str:
@@ -155,6 +179,55 @@ def cmd_models_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- glossary --------------------------------------------------------------------------------------
+def cmd_glossary_list(args: argparse.Namespace) -> int:
+    from service.terminology.glossary import GlossaryStore
+
+    settings = _settings(args)
+    store = GlossaryStore(settings.glossary_dir)
+    print(f"glossary folder: {settings.glossary_dir}")
+    defaults = settings.default_glossary_names
+    for name in store.names():
+        if name in store.broken:
+            problems = store.broken[name].details.get("problems", [])
+            print(f"{name}  BROKEN, not used: {len(problems)} problem(s); run `python -m service glossary check "
+                  f"{store.broken[name].details.get('path', name)}`")
+            continue
+        g = store.glossaries[name]
+        default = "  (default)" if name in defaults else ""
+        print(f"{name}  {len(g.entries)} entries, languages {','.join(g.languages)}, version {g.version}{default}")
+    return 0
+
+
+def cmd_glossary_check(args: argparse.Namespace) -> int:
+    from service.terminology.glossary import load_glossary
+
+    try:
+        g = load_glossary(Path(args.file))
+    except GlossaryInvalid as exc:
+        for problem in exc.details.get("problems", []):
+            print(problem)
+        return exit_code(exc)
+    print(f"{args.file}: {len(g.entries)} entries, languages {','.join(g.languages)}: no problems")
+    return 0
+
+
+def cmd_eval_terms(args: argparse.Namespace) -> int:
+    from service.terminology.evaluation import evaluate_terms
+
+    settings = _settings(args)
+    pipeline = _pipeline(settings)
+    names = _glossaries(args)
+    layer = pipeline.term_layer(names)
+    if layer is None:
+        raise InvalidInput("eval-terms needs a glossary (--glossary NAME, or a configured default).")
+    source, target = languages.normalize(args.source), languages.normalize(args.to)
+    report = evaluate_terms(layer, Path(args.src), Path(args.ref), source, target,
+                            hyp=Path(args.hyp) if args.hyp else None, pipeline=pipeline, limit=args.limit)
+    print(report.format())
+    return 0
+
+
 # -- eval ------------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
     from service.evaluation import evaluate
@@ -168,6 +241,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 # -- wiring ----------------------------------------------------------------------------------------
+def _glossary_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--glossary", action="append", metavar="NAME",
+                   help="glossary to apply (repeat or comma-separate; later ones win); default: the configured one")
+    p.add_argument("--no-glossary", action="store_true", help="apply no glossary")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="settings file (TOML); default $ASEAN_MT_CONFIG")
@@ -185,7 +264,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--beam-size", type=int)
     p.add_argument("--n-best", type=int, default=1, help="alternatives per sentence (json output)")
+    _glossary_options(p)
     p.set_defaults(func=cmd_translate)
+
+    glossary = sub.add_parser("glossary", help="list or check glossaries").add_subparsers(dest="action",
+                                                                                          required=True)
+    p = glossary.add_parser("list", parents=[common], help="the glossaries in the glossary folder")
+    p.set_defaults(func=cmd_glossary_list)
+    p = glossary.add_parser("check", parents=[common], help="validate a glossary file (problems by line)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_glossary_check)
+
+    p = sub.add_parser("eval-terms", parents=[common],
+                       help="exact-match term accuracy (WMT21 terminology task) with per-term misses")
+    p.add_argument("--src", required=True)
+    p.add_argument("--ref", required=True, help="reference translation: only terms whose required form is in "
+                                                "the reference line are counted")
+    p.add_argument("--hyp", help="translations to score; default: translate --src now")
+    p.add_argument("--from", dest="source", required=True)
+    p.add_argument("--to", required=True)
+    p.add_argument("--limit", type=int)
+    _glossary_options(p)
+    p.set_defaults(func=cmd_eval_terms)
 
     models = sub.add_parser("models", help="list, pull or add models").add_subparsers(dest="action", required=True)
     p = models.add_parser("list", parents=[common], help="which engine serves each pair, and what is missing")

@@ -37,6 +37,10 @@ class Settings:
     models_dir: Path = field(default_factory=_default_models_dir)
     #: Language pair -> engines/models in preference order (data, not code).
     catalog_path: Path = PACKAGE_DIR / "catalog.toml"
+    #: Domain glossaries (CSV/TSV), loaded once at start-up; a broken file is reported and left out.
+    glossary_dir: Path = PACKAGE_DIR.parent / "glossary"
+    #: Glossaries applied when a request names none (comma-separated; empty for none).
+    default_glossaries: str = "asean-smart-cities"
     #: Folder with Apertium's ``*.mode`` files (Debian installs them here).
     apertium_modes_dir: Path = Path("/usr/share/apertium/modes")
     #: "cpu", "cuda" or "auto" (CUDA when CTranslate2/torch see a GPU).
@@ -69,6 +73,10 @@ class Settings:
         inter = max(1, min(self.inter_threads, cores))
         intra = self.intra_threads or cores // inter
         return max(1, min(intra, cores // inter)), inter
+
+    @property
+    def default_glossary_names(self) -> list[str]:
+        return [n.strip() for n in self.default_glossaries.split(",") if n.strip()]
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

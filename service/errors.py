@@ -68,5 +68,15 @@ class EngineFailed(ServiceError):
     code = "engine_failed"
 
 
+class GlossaryNotFound(InvalidInput):
+    code = "glossary_not_found"
+
+
+class GlossaryInvalid(ServiceError):
+    """A glossary file has problems; ``details['problems']`` lists them as 'file:line: what'."""
+
+    code = "glossary_invalid"
+
+
 class ConfigError(ServiceError):
     code = "config_error"

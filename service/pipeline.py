@@ -1,8 +1,10 @@
 """The one road from every front end to the engines.
 
     request -> normalise -> detect source -> split into lines and sentences -> dedupe
-            -> split over-long sentences (flagged) -> length-sorted batches under a token budget
-            -> engine -> reassemble in the original layout -> result per target
+            -> glossary: protect terms -> split over-long sentences (flagged)
+            -> length-sorted batches under a token budget -> engine (n-best when terms are protected)
+            -> glossary: choose, restore, verify -> reassemble in the original layout
+            -> result per target, with its term report
 
 This is the only module that composes the parts. Nothing here knows about a command line, HTTP or jobs,
 and nothing here knows which engine it talks to.
@@ -14,13 +16,15 @@ import logging
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions, Engine, SegmentTranslation
-from service.engines.router import EngineRouter
 from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair
+from service.terminology.enforce import Protected, TermCheck, TermLayer, TermReport
+from service.terminology.glossary import GlossaryStore
 from service.text import document
 from service.text.detect import LanguageDetector
 from service.text.segment import Segmenter
@@ -34,6 +38,8 @@ class TranslationRequest:
     targets: Sequence[str]
     source: str = "auto"
     options: DecodeOptions = field(default_factory=DecodeOptions)
+    #: glossary names, later ones win; None = the configured default, () = no glossary
+    glossaries: Sequence[str] | None = None
 
 
 @dataclass
@@ -53,6 +59,8 @@ class TargetResult:
     seconds: float = 0.0
     #: n-best alternatives per unique segment, when asked for (``options.n_best > 1``)
     alternatives: dict[str, list[str]] = field(default_factory=dict)
+    #: the glossary report (None when no glossary was applied)
+    terms: TermReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -69,13 +77,28 @@ class TranslationResult:
         return next(r for r in self.results if r.target == target)
 
 
+class EngineSource(Protocol):
+    def engine_for(self, source: str, target: str) -> Engine: ...
+
+
 class Pipeline:
-    def __init__(self, settings: Settings, router: EngineRouter, segmenter: Segmenter | None = None,
-                 detector: LanguageDetector | None = None):
+    def __init__(self, settings: Settings, router: EngineSource, segmenter: Segmenter | None = None,
+                 detector: LanguageDetector | None = None, glossaries: GlossaryStore | None = None):
         self.settings = settings
         self.router = router
         self.segmenter = segmenter or Segmenter()
         self._detector = detector
+        self.glossaries = glossaries if glossaries is not None else GlossaryStore(settings.glossary_dir)
+        self._layers: dict[tuple[str, ...], TermLayer] = {}
+
+    def term_layer(self, names: Sequence[str] | None) -> TermLayer | None:
+        """The glossary layer for these names (the configured default for None); None for no glossary."""
+        chosen = tuple(self.settings.default_glossary_names if names is None else names)
+        if not chosen:
+            return None
+        if chosen not in self._layers:
+            self._layers[chosen] = TermLayer([self.glossaries.get(n) for n in chosen])
+        return self._layers[chosen]
 
     @property
     def detector(self) -> LanguageDetector:
@@ -95,17 +118,18 @@ class Pipeline:
         options = request.options
         if options.beam_size < 1 or not 1 <= options.n_best <= max(options.beam_size, 1):
             raise InvalidInput("beam_size must be >= 1 and n_best between 1 and beam_size.")
+        layer = self.term_layer(request.glossaries)  # unknown or broken glossary: fail before any work
         detected = request.source in ("", "auto")
         if not text.strip():
             source = "und" if detected else languages.normalize(request.source)
             return TranslationResult(source, detected, [TargetResult(t, text=text) for t in targets])
         source = self.detector.detect(text).language if detected else languages.normalize(request.source)
         pieces = document.parse(text, source, self.segmenter)
-        return TranslationResult(source, detected, [self._translate_target(pieces, source, t, options)
+        return TranslationResult(source, detected, [self._translate_target(pieces, source, t, options, layer)
                                                     for t in targets])
 
     def _translate_target(self, pieces: list[document.Piece], source: str, target: str,
-                          options: DecodeOptions) -> TargetResult:
+                          options: DecodeOptions, layer: TermLayer | None) -> TargetResult:
         started = time.perf_counter()
         result = TargetResult(target)
         try:
@@ -116,39 +140,61 @@ class Pipeline:
             sentences = [p.text for p in pieces if p.translate]
             unique = list(dict.fromkeys(sentences))
             result.segments, result.unique_segments = len(sentences), len(unique)
-            translated = self._translate_unique(engine, unique, source, target, options, result)
-            result.text = "".join(translated[p.text] if p.translate else p.text for p in pieces)
+            translated = self._translate_unique(engine, unique, source, target, options, result, layer)
+            result.text = "".join(translated[p.text][0] if p.translate else p.text for p in pieces)
+            if layer is not None:
+                result.terms = _document_report(layer, pieces, translated)
         except ServiceError as exc:
             result.error = exc
         result.seconds = time.perf_counter() - started
         return result
 
     def _translate_unique(self, engine: Engine, unique: list[str], source: str, target: str,
-                          options: DecodeOptions, result: TargetResult) -> dict[str, str]:
-        """Translate distinct sentences; over-long ones are split, translated in parts and flagged."""
+                          options: DecodeOptions, result: TargetResult,
+                          layer: TermLayer | None) -> dict[str, tuple[str, list[TermCheck]]]:
+        """Translate distinct sentences (with their terms protected); over-long ones are split, translated
+        in parts and flagged. Returns sentence -> (translation, term checks with sentence offsets)."""
         joiner = "" if languages.get(target).no_spaces else " "
 
         def count(s: str) -> int:
             return engine.count_tokens(s, source, target)
 
+        protected = {s: layer.protect(s, source, target) if layer else Protected(s) for s in unique}
         parts_of: dict[str, list[str]] = {}
         lengths: dict[str, int] = {}
         for sentence in unique:
-            n = count(sentence)
+            text = protected[sentence].text
+            n = count(text)
             if n > engine.max_input_tokens:
-                parts = document.split_long(sentence, engine.max_input_tokens, count)
+                parts = document.split_long(text, engine.max_input_tokens, count)
                 result.flags.append({"flag": "split", "segment": sentence[:80], "parts": len(parts),
                                      "tokens": n, "limit": engine.max_input_tokens})
                 parts_of[sentence] = parts
                 for part in parts:
                     lengths[part] = count(part)
             else:
-                parts_of[sentence] = [sentence]
-                lengths[sentence] = n
-        done = self._run_batches(engine, lengths, source, target, options, result)
-        if options.n_best > 1:
-            result.alternatives = {s: [h.text for h in done[s].hypotheses] for s in unique if s in done}
-        return {s: joiner.join(done[p].text for p in parts_of[s]) for s in unique}
+                parts_of[sentence] = [text]
+                lengths[text] = n
+        # With protected terms, ask for the whole beam so that a hypothesis keeping every term can be chosen.
+        if any(p.slots for p in protected.values()) and options.beam_size > options.n_best:
+            engine_options = replace(options, n_best=options.beam_size)
+        else:
+            engine_options = options
+        done = self._run_batches(engine, lengths, source, target, engine_options, result)
+
+        out: dict[str, tuple[str, list[TermCheck]]] = {}
+        for sentence in unique:
+            prot = protected[sentence]
+            chosen = []
+            for part in parts_of[sentence]:
+                hyps = [h.text for h in done[part].hypotheses]
+                chosen.append(TermLayer.choose(hyps, prot.placeholders_in(part)) if prot.slots else hyps[0])
+            joined = joiner.join(chosen)
+            out[sentence] = layer.restore(joined, prot, target) if layer else (joined, [])
+            if options.n_best > 1 and len(parts_of[sentence]) == 1:
+                hyps = [h.text for h in done[parts_of[sentence][0]].hypotheses][: options.n_best]
+                result.alternatives[sentence] = [layer.restore(h, prot, target)[0] if layer else h for h in hyps]
+        return out
 
     def _run_batches(self, engine: Engine, lengths: dict[str, int], source: str, target: str,
                      options: DecodeOptions, result: TargetResult) -> dict[str, SegmentTranslation]:
@@ -171,3 +217,16 @@ class Pipeline:
                 result.input_tokens += tr.input_tokens
                 result.output_tokens += tr.output_tokens
         return out
+
+
+def _document_report(layer: TermLayer, pieces: list[document.Piece],
+                     translated: dict[str, tuple[str, list[TermCheck]]]) -> TermReport:
+    """Per-sentence checks -> one report with offsets into the whole source document."""
+    report = TermReport(layer.names)
+    offset = 0
+    for piece in pieces:
+        if piece.translate:
+            for check in translated[piece.text][1]:
+                report.checks.append(replace(check, start=check.start + offset, end=check.end + offset))
+        offset += len(piece.text)
+    return report

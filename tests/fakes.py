@@ -38,3 +38,23 @@ class FixedRouter:
 
     def engine_for(self, source: str, target: str):
         return self.engine
+
+
+class ScriptedEngine:
+    """Returns ``script(segment)`` as the n-best list for each segment: for forcing placeholder behaviour."""
+
+    name = "scripted"
+    model = "script"
+    max_input_tokens = 512
+
+    def __init__(self, script):
+        self.script = script
+        self.options: list[DecodeOptions] = []
+
+    def count_tokens(self, text: str, source: str, target: str = "") -> int:
+        return len(text.split())
+
+    def translate(self, segments: Sequence[str], source: str, target: str,
+                  options: DecodeOptions) -> list[SegmentTranslation]:
+        self.options.append(options)
+        return [SegmentTranslation([Hypothesis(h) for h in self.script(s)], 1, 1) for s in segments]

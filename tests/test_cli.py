@@ -98,3 +98,55 @@ def test_eval_rejects_misaligned_files(tmp_path: Path) -> None:
     ref.write_text("one\n")
     done = run("eval", "--src", str(src), "--ref", str(ref), "--from", "id", "--to", "ms", models_dir=tmp_path)
     assert done.returncode == 2 and "must be aligned" in done.stderr
+
+
+def test_translate_with_glossary_prints_the_report(tmp_path: Path) -> None:
+    done = run("translate", str(SEED), "--from", "id", "--to", "ms", "--glossary", "asean-smart-cities",
+               models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "--- glossary asean-smart-cities: " in done.stdout and " terms right (100%)" in done.stdout
+    assert "ok   [0:9] Indonesia -> Indonesia" in done.stdout
+    assert "Rangkaian Bandar Pintar ASEAN (ASCN)" in done.stdout
+    plain = run("translate", str(SEED), "--from", "id", "--to", "ms", "--no-glossary", models_dir=tmp_path)
+    assert "--- glossary" not in plain.stdout and "bandar-bandar cerdas" in plain.stdout
+    as_json = run("translate", "-", "--from", "id", "--to", "ms", "--format", "json", models_dir=tmp_path,
+                  stdin="Kemlu dan KBRI hadir di Kualalumpur.")
+    report = json.loads(as_json.stdout)["results"][0]["glossary"]
+    assert report["compliance"] == 1.0 and report["terms_found"] == 3
+    assert report["terms"][2] == {"term": "Kuala Lumpur", "source": "Kualalumpur", "start": 24, "end": 35,
+                                  "required": "Kuala Lumpur", "present": True, "method": "protected"}
+    unknown = run("translate", str(SEED), "--to", "ms", "--glossary", "nope", models_dir=tmp_path)
+    assert unknown.returncode == 2 and "No glossary named 'nope'" in unknown.stderr
+
+
+def test_glossary_list_and_check(tmp_path: Path) -> None:
+    listed = run("glossary", "list", models_dir=tmp_path)
+    assert listed.returncode == 0
+    assert "asean-smart-cities  " in listed.stdout and "(default)" in listed.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,en,xx\nkota,city,x\n", encoding="utf-8")
+    checked = run("glossary", "check", str(bad), models_dir=tmp_path)
+    assert checked.returncode == 6
+    assert checked.stdout.startswith("bad.csv:1: unknown language column(s)")
+    good = run("glossary", "check", str(REPO / "glossary" / "asean-smart-cities.csv"), models_dir=tmp_path)
+    assert good.returncode == 0 and "no problems" in good.stdout
+    broken_dir = tmp_path / "glossaries"
+    broken_dir.mkdir()
+    (broken_dir / "mine.csv").write_text("id,en\nkota,city\nKota,town\n", encoding="utf-8")
+    listed = run("glossary", "list", models_dir=tmp_path, env={"ASEAN_MT_GLOSSARY_DIR": str(broken_dir)})
+    assert "mine  BROKEN, not used: 1 problem(s)" in listed.stdout
+
+
+def test_eval_terms_translates_and_scores(tmp_path: Path) -> None:
+    src, ref = tmp_path / "src.id", tmp_path / "ref.ms"
+    src.write_text("Delegasi dari Kamboja dan Laos hadir.\nPertemuan di Kualalumpur.\n", encoding="utf-8")
+    ref.write_text("Perwakilan dari Kemboja dan Laos hadir.\nMesyuarat di Kuala Lumpur.\n", encoding="utf-8")
+    done = run("eval-terms", "--src", str(src), "--ref", str(ref), "--from", "id", "--to", "ms", models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "term exact-match accuracy 100.0%: 3/3 terms" in done.stdout
+    hyp = tmp_path / "hyp.ms"
+    hyp.write_text("Delegasi dari kemboja dan Laos hadir.\nMesyuarat di Kualalumpur.\n", encoding="utf-8")
+    scored = run("eval-terms", "--src", str(src), "--ref", str(ref), "--hyp", str(hyp), "--from", "id", "--to", "ms",
+                 models_dir=tmp_path)
+    assert "2/3 terms" in scored.stdout  # "kemboja" counts: the entry is case-insensitive
+    assert "line 2: Kualalumpur -> Kuala Lumpur" in scored.stdout

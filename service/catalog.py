@@ -10,7 +10,7 @@ from service import languages
 from service.errors import ConfigError, UnsupportedLanguage, UnsupportedPair
 
 ENGINES = ("ctranslate2", "transformers", "apertium")
-FAMILIES = ("marian", "nllb", "m2m100", "mbart", "t5", "apertium")
+FAMILIES = ("marian", "nllb", "m2m100", "mbart", "t5", "mt5", "bart", "apertium")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class ModelInfo:
     target_tokens: dict[str, str] = field(default_factory=dict)
     size: str = ""
     package: str = ""
+    #: prompt template (``prompts/<name>.txt``) for summarisation models; "" for none
+    prompt: str = ""
 
     def serves(self, source: str, target: str) -> bool:
         if (source, target) in self.pairs:
@@ -47,9 +49,11 @@ def _pair(text: str, where: str) -> tuple[str, str]:
 
 
 class Catalog:
-    def __init__(self, models: dict[str, ModelInfo], routes: dict[tuple[str, str] | str, list[Candidate]]):
+    def __init__(self, models: dict[str, ModelInfo], routes: dict[tuple[str, str] | str, list[Candidate]],
+                 summarizers: dict[str, list[Candidate]] | None = None):
         self.models = models
         self.routes = routes
+        self.summarizers = summarizers or {}
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
@@ -72,22 +76,39 @@ class Catalog:
                 id=model_id, family=family, languages=langs,
                 pairs=tuple(_pair(p, where) for p in spec.get("pairs", [])),
                 target_tokens=tokens, size=spec.get("size", ""), package=spec.get("package", ""),
+                prompt=spec.get("prompt", ""),
             )
+        summarizers: dict[str, list[Candidate]] = {}
+        for key, entries in data.get("summarizers", {}).items():
+            where = f"{path}: summarizers {key!r}"
+            try:
+                lang = key if key == "*" else languages.normalize(key)
+            except UnsupportedLanguage as exc:
+                raise ConfigError(f"{where}: {exc.message}") from exc
+            summarizers[lang] = [cls._candidate(entry, models, where) for entry in entries]
+            if any(c.engine == "apertium" for c in summarizers[lang]):
+                raise ConfigError(f"{where}: summarisers run on ctranslate2 or transformers.")
         routes: dict[tuple[str, str] | str, list[Candidate]] = {}
         for key, entries in data.get("routes", {}).items():
             where = f"{path}: route {key!r}"
             pair = key if key == "*" else _pair(key, where)
-            candidates = []
-            for entry in entries:
-                engine, _, model_id = entry.partition(":")
-                if engine not in ENGINES or model_id not in models:
-                    raise ConfigError(f"{where}: {entry!r} needs a known engine ({', '.join(ENGINES)}) "
-                                      "and a model listed under [models].")
-                if (engine == "apertium") != (models[model_id].family == "apertium"):
-                    raise ConfigError(f"{where}: {entry!r} pairs an engine with a model it cannot run.")
-                candidates.append(Candidate(engine, models[model_id]))
-            routes[pair] = candidates
-        return cls(models, routes)
+            routes[pair] = [cls._candidate(entry, models, where) for entry in entries]
+        return cls(models, routes, summarizers)
+
+    @staticmethod
+    def _candidate(entry: str, models: dict[str, ModelInfo], where: str) -> Candidate:
+        engine, _, model_id = entry.partition(":")
+        if engine not in ENGINES or model_id not in models:
+            raise ConfigError(f"{where}: {entry!r} needs a known engine ({', '.join(ENGINES)}) "
+                              "and a model listed under [models].")
+        if (engine == "apertium") != (models[model_id].family == "apertium"):
+            raise ConfigError(f"{where}: {entry!r} pairs an engine with a model it cannot run.")
+        return Candidate(engine, models[model_id])
+
+    def summarizer_candidates(self, lang: str) -> list[Candidate]:
+        """Abstractive summarisers for ``lang`` in preference order (may be empty)."""
+        entries = self.summarizers.get(lang) or self.summarizers.get("*", [])
+        return [c for c in entries if lang in c.model.languages]
 
     def candidates(self, source: str, target: str) -> list[Candidate]:
         """Engines/models for the pair, in preference order; raises UnsupportedPair when none could serve."""

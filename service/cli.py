@@ -69,7 +69,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     text = _read_input(args.file)
     options = DecodeOptions(beam_size=args.beam_size or settings.beam_size, n_best=args.n_best)
-    request = TranslationRequest(text, languages.parse_list(args.to), args.source, options, _glossaries(args))
+    request = TranslationRequest(text, languages.parse_list(args.to), args.source, options, _glossaries(args),
+                                 _summary_options(args) if args.summary else None)
     result = _pipeline(settings).translate(request)
     if args.format == "json":
         payload = {
@@ -81,13 +82,18 @@ def cmd_translate(args: argparse.Namespace) -> int:
                            "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
                            "seconds": round(r.seconds, 3), "engine_seconds": round(r.engine_seconds, 3)},
                  "glossary": r.terms.to_dict() if r.terms else None,
+                 "summary": r.summary.to_dict() if r.summary else None,
                  "error": r.error.to_dict() if r.error else None}
                 for r in result.results
             ],
         }
+        payload["summary"] = result.summary.to_dict() if result.summary else None
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         origin = " (detected)" if result.detected else ""
+        if result.summary is not None:
+            print(f"=== Summary, {languages.get(result.source).name} [{_method(result.summary)}] ===")
+            print(result.summary.text + "\n")
         for r in result.results:
             if r.ok:
                 print(f"=== {languages.get(result.source).name}{origin} -> {languages.get(r.target).name} "
@@ -98,6 +104,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
                           f"{flag['limit']} and was translated in {flag['parts']} parts: {flag['segment']}...")
                 if r.terms is not None:
                     print(_term_report(r.terms))
+                if r.summary is not None:
+                    how = "source summary, translated" if r.summary.mode == "translate" else _method(r.summary)
+                    print(f"--- summary, {languages.get(r.target).name} [{how}]")
+                    print(r.summary.text)
+                    if r.summary.terms is not None and r.summary.terms.checks:
+                        print(f"    (glossary: {r.summary.terms.present}/{r.summary.terms.found} terms right)")
                 print()
         print(_table(result))
     if any(r.ok for r in result.results):
@@ -106,6 +118,29 @@ def cmd_translate(args: argparse.Namespace) -> int:
     assert error is not None
     print(f"error: {error.message}", file=sys.stderr)
     return exit_code(error)
+
+
+def _method(summary) -> str:
+    return f"{summary.method}: {summary.model}" if summary.model else summary.method
+
+
+def _summary_options(args: argparse.Namespace):
+    from service.summaries.options import SummaryOptions
+
+    return SummaryOptions(sentences=args.sentences, words=args.words, ratio=args.ratio, style=args.style,
+                          method=args.method, mode=getattr(args, "summary_mode", "translate"),
+                          include_headline=args.include_headline)
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    text = _read_input(args.file)
+    lang, summary = _pipeline(settings).summarize(text, args.lang, _summary_options(args))
+    if args.format == "json":
+        print(json.dumps(summary.to_dict() | {"language": lang}, ensure_ascii=False, indent=2))
+    else:
+        print(summary.text)
+    return 0
 
 
 def _glossaries(args: argparse.Namespace) -> list[str] | None:
@@ -241,6 +276,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 # -- wiring ----------------------------------------------------------------------------------------
+def _summary_length_options(p: argparse.ArgumentParser) -> None:
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--sentences", type=int, help="summary length in sentences (default 3)")
+    length.add_argument("--words", type=int, help="summary length in words (approximate for th/km/lo/my)")
+    length.add_argument("--ratio", type=float, help="summary length as a share of the sentences (0-1]")
+    p.add_argument("--style", choices=["paragraph", "bullets"], default="paragraph")
+    p.add_argument("--method", choices=["extractive", "abstractive", "auto"], default="extractive",
+                   help="extractive (no model, default), abstractive (needs a model), auto (abstractive if present)")
+    p.add_argument("--include-headline", action="store_true", help="let the headline be a summary sentence")
+
+
 def _glossary_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--glossary", action="append", metavar="NAME",
                    help="glossary to apply (repeat or comma-separate; later ones win); default: the configured one")
@@ -265,7 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-size", type=int)
     p.add_argument("--n-best", type=int, default=1, help="alternatives per sentence (json output)")
     _glossary_options(p)
+    p.add_argument("--summary", action="store_true", help="also summarise the source and each translation")
+    p.add_argument("--summary-mode", choices=["translate", "summarise_target"], default="translate",
+                   help="translate the source summary (default) or summarise each translation")
+    _summary_length_options(p)
     p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("summarize", parents=[common], help="summarise a text file (or - for stdin)")
+    p.add_argument("file")
+    p.add_argument("--lang", default="auto", help="the text's language, or auto (default)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    _summary_length_options(p)
+    p.set_defaults(func=cmd_summarize)
 
     glossary = sub.add_parser("glossary", help="list or check glossaries").add_subparsers(dest="action",
                                                                                           required=True)

@@ -23,6 +23,8 @@ from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions, Engine, SegmentTranslation
 from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair
+from service.summaries.options import SummaryOptions, render
+from service.summaries.summarizer import Summarizer, Summary
 from service.terminology.enforce import Protected, TermCheck, TermLayer, TermReport
 from service.terminology.glossary import GlossaryStore
 from service.text import document
@@ -40,6 +42,8 @@ class TranslationRequest:
     options: DecodeOptions = field(default_factory=DecodeOptions)
     #: glossary names, later ones win; None = the configured default, () = no glossary
     glossaries: Sequence[str] | None = None
+    #: also summarise (the source and every target); None = no summary
+    summary: SummaryOptions | None = None
 
 
 @dataclass
@@ -61,6 +65,7 @@ class TargetResult:
     alternatives: dict[str, list[str]] = field(default_factory=dict)
     #: the glossary report (None when no glossary was applied)
     terms: TermReport | None = None
+    summary: Summary | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,6 +77,7 @@ class TranslationResult:
     source: str
     detected: bool
     results: list[TargetResult]
+    summary: Summary | None = None  # of the source text
 
     def for_target(self, target: str) -> TargetResult:
         return next(r for r in self.results if r.target == target)
@@ -90,6 +96,13 @@ class Pipeline:
         self._detector = detector
         self.glossaries = glossaries if glossaries is not None else GlossaryStore(settings.glossary_dir)
         self._layers: dict[tuple[str, ...], TermLayer] = {}
+        self._summarizer: Summarizer | None = None
+
+    @property
+    def summarizer(self) -> Summarizer:
+        if self._summarizer is None:
+            self._summarizer = Summarizer(self.router, self.segmenter, self.settings.beam_size)  # type: ignore[arg-type]
+        return self._summarizer
 
     def term_layer(self, names: Sequence[str] | None) -> TermLayer | None:
         """The glossary layer for these names (the configured default for None); None for no glossary."""
@@ -119,14 +132,53 @@ class Pipeline:
         if options.beam_size < 1 or not 1 <= options.n_best <= max(options.beam_size, 1):
             raise InvalidInput("beam_size must be >= 1 and n_best between 1 and beam_size.")
         layer = self.term_layer(request.glossaries)  # unknown or broken glossary: fail before any work
+        if request.summary is not None:
+            request.summary.validate()
         detected = request.source in ("", "auto")
         if not text.strip():
             source = "und" if detected else languages.normalize(request.source)
             return TranslationResult(source, detected, [TargetResult(t, text=text) for t in targets])
         source = self.detector.detect(text).language if detected else languages.normalize(request.source)
         pieces = document.parse(text, source, self.segmenter)
-        return TranslationResult(source, detected, [self._translate_target(pieces, source, t, options, layer)
-                                                    for t in targets])
+        result = TranslationResult(source, detected, [self._translate_target(pieces, source, t, options, layer)
+                                                      for t in targets])
+        if request.summary is not None:
+            self._summaries(result, text, options, layer, request.summary)
+        return result
+
+    def summarize(self, text: str, source: str, options: SummaryOptions) -> tuple[str, Summary]:
+        """Summarise ``text`` in its own language (``source`` may be "auto"); returns (language, summary)."""
+        options.validate()
+        text = unicodedata.normalize("NFC", text)
+        if len(text) > self.settings.max_document_chars:
+            raise InputTooLarge(f"The text has {len(text):,} characters; the limit is "
+                                f"{self.settings.max_document_chars:,}.", limit=self.settings.max_document_chars)
+        if not text.strip():
+            return ("und" if source in ("", "auto") else languages.normalize(source)), Summary("und", "", "extractive")
+        lang = self.detector.detect(text).language if source in ("", "auto") else languages.normalize(source)
+        return lang, self.summarizer.summarize(text, lang, options)
+
+    def _summaries(self, result: TranslationResult, text: str, options: DecodeOptions, layer: TermLayer | None,
+                   summary_options: SummaryOptions) -> None:
+        """The source summary, then one per translated target: translated (with the glossary), or made anew."""
+        source_summary = self.summarizer.summarize(text, result.source, summary_options)
+        result.summary = source_summary
+        for target in result.results:
+            if not target.ok or target.text is None:
+                continue
+            if summary_options.mode == "summarise_target":
+                target.summary = replace(self.summarizer.summarize(target.text, target.target, summary_options),
+                                         mode="summarise_target")
+                continue
+            lines = "\n".join(source_summary.sentences)  # one sentence a line: the style is applied after
+            translated = self._translate_target(document.parse(lines, result.source, self.segmenter),
+                                                result.source, target.target, options, layer)
+            if translated.error is not None:
+                continue
+            sentences = [s for s in (translated.text or "").split("\n") if s.strip()]
+            target.summary = Summary(target.target, render(sentences, summary_options.style), source_summary.method,
+                                     source_summary.model, sentences, list(source_summary.flags), mode="translate",
+                                     terms=translated.terms)
 
     def _translate_target(self, pieces: list[document.Piece], source: str, target: str,
                           options: DecodeOptions, layer: TermLayer | None) -> TargetResult:

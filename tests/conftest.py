@@ -39,6 +39,7 @@ languages = ["id", "en", "ms", "th", "vi", "tl", "km", "lo", "my"]
 [models."tiny/t5"]
 family = "t5"
 languages = ["en", "id"]
+prompt = "summarize.t5"
 
 [models."ind-zlm"]
 family = "apertium"
@@ -51,6 +52,9 @@ package = "apertium-ind-zlm"
 "id-tl" = ["ctranslate2:tiny/marian-multi", "transformers:tiny/marian-multi"]
 "en-id" = ["ctranslate2:tiny/t5", "transformers:tiny/t5"]
 "*" = ["ctranslate2:tiny/nllb", "transformers:tiny/nllb"]
+
+[summarizers]
+"*" = ["ctranslate2:tiny/t5", "transformers:tiny/t5"]
 """
 
 

@@ -150,3 +150,26 @@ def test_eval_terms_translates_and_scores(tmp_path: Path) -> None:
                  models_dir=tmp_path)
     assert "2/3 terms" in scored.stdout  # "kemboja" counts: the entry is case-insensitive
     assert "line 2: Kualalumpur -> Kuala Lumpur" in scored.stdout
+
+
+def test_summarize_command(tmp_path: Path) -> None:
+    done = run("summarize", str(SEED), "--sentences", "3", models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Indonesia kembali dipilih untuk menjalankan perannya sebagai Shepherd")
+    as_json = json.loads(run("summarize", "-", "--words", "30", "--format", "json", models_dir=tmp_path,
+                             stdin=SEED.read_text(encoding="utf-8")).stdout)
+    assert (as_json["language"], as_json["method"]) == ("id", "extractive")
+    assert len(as_json["text"].split()) <= 30
+    bad = run("summarize", str(SEED), "--ratio", "2", models_dir=tmp_path)
+    assert bad.returncode == 2 and "ratio must be above 0" in bad.stderr
+    missing = run("summarize", str(SEED), "--method", "abstractive", models_dir=tmp_path)
+    assert missing.returncode == 3
+    assert "models pull csebuetnlp/mT5_multilingual_XLSum" in missing.stderr
+
+
+def test_main_job_shows_summaries(tmp_path: Path) -> None:
+    done = run("translate", str(SEED), "--from", "id", "--to", "ms,en", "--summary", "--sentences", "2",
+               models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "=== Summary, Indonesian [extractive] ===\nIndonesia kembali dipilih" in done.stdout
+    assert "--- summary, Malay [source summary, translated]\nIndonesia kembali dipilih" in done.stdout

@@ -56,3 +56,16 @@ class Engine(Protocol):
 
     def translate(self, segments: Sequence[str], source: str, target: str,
                   options: DecodeOptions) -> list[SegmentTranslation]: ...
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """A seq2seq model run on raw input, with no language signalling: for summarisation models."""
+
+    name: str
+    model: str
+    max_input_tokens: int
+
+    def count_raw_tokens(self, text: str) -> int: ...
+
+    def generate(self, texts: Sequence[str], options: DecodeOptions) -> list[SegmentTranslation]: ...

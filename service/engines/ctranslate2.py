@@ -48,14 +48,23 @@ class CTranslate2Engine:
     def count_tokens(self, text: str, source: str, target: str) -> int:
         return self.adapter.count_tokens(text, source, target)
 
+    def count_raw_tokens(self, text: str) -> int:
+        return len(self.adapter.encode_raw([text])[0])
+
     def translate(self, segments: Sequence[str], source: str, target: str,
                   options: DecodeOptions) -> list[SegmentTranslation]:
         if not segments:
             return []
-        tok = self.adapter.tokenizer
         ids = self.adapter.encode(list(segments), source, target)
+        return self._decode(ids, self.adapter.target_token(target), options)
+
+    def generate(self, texts: Sequence[str], options: DecodeOptions) -> list[SegmentTranslation]:
+        return self._decode(self.adapter.encode_raw(list(texts)), None, options) if texts else []
+
+    def _decode(self, ids: list[list[int]], prefix_token: str | None,
+                options: DecodeOptions) -> list[SegmentTranslation]:
+        tok = self.adapter.tokenizer
         tokens = [tok.convert_ids_to_tokens(i) for i in ids]
-        prefix_token = self.adapter.target_token(target)
         longest = max(len(t) for t in tokens)
         max_len = min(options.max_output_tokens or 2 * longest + 10, self.adapter.max_output_tokens)
         try:

@@ -83,6 +83,10 @@ class HFAdapter:
     def count_tokens(self, text: str, source: str, target: str) -> int:
         return len(self.encode([text], source, target)[0])
 
+    def encode_raw(self, texts: list[str]) -> list[list[int]]:
+        with self._lock:
+            return [list(ids) for ids in self.tokenizer(texts)["input_ids"]]
+
     # -- target side -------------------------------------------------------------------------------
     def target_token(self, target: str) -> str | None:
         """The token the decoder must start with for ``target`` (None for Marian and T5)."""

@@ -68,6 +68,24 @@ class EngineRouter:
                 return RouteStatus(source, target, c, [])
         return RouteStatus(source, target, None, candidates)
 
+    def summarizer_status(self, lang: str) -> RouteStatus:
+        candidates = self.catalog.summarizer_candidates(lang)
+        for c in candidates:
+            if self.is_available(c):
+                return RouteStatus(lang, lang, c, [])
+        return RouteStatus(lang, lang, None, candidates)
+
+    def summarizer_for(self, lang: str) -> Engine:
+        """The abstractive summarisation model for ``lang``, built once (ModelMissing when none is here)."""
+        status = self.summarizer_status(lang)
+        if status.available is None:
+            if not status.missing:
+                raise ModelMissing(f"No abstractive summariser in the catalog covers {lang}; "
+                                   "use the extractive method.", language=lang)
+            raise ModelMissing(f"Abstractive summaries in {lang} {status.needs}.", language=lang,
+                               model=status.missing[0].model.id, command=pull_command(status.missing[0]))
+        return self.build(status.available)
+
     def engine_for(self, source: str, target: str) -> Engine:
         status = self.status(source, target)
         if status.available is None:

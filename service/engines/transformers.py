@@ -38,19 +38,28 @@ class TransformersEngine:
     def count_tokens(self, text: str, source: str, target: str) -> int:
         return self.adapter.count_tokens(text, source, target)
 
+    def count_raw_tokens(self, text: str) -> int:
+        return len(self.adapter.encode_raw([text])[0])
+
     def translate(self, segments: Sequence[str], source: str, target: str,
+                  options: DecodeOptions) -> list[SegmentTranslation]:
+        if not segments:
+            return []
+        ids = self.adapter.encode(list(segments), source, target)
+        return self._generate(ids, self.adapter.target_token(target), options)
+
+    def generate(self, texts: Sequence[str], options: DecodeOptions) -> list[SegmentTranslation]:
+        return self._generate(self.adapter.encode_raw(list(texts)), None, options) if texts else []
+
+    def _generate(self, ids: list[list[int]], prefix_token: str | None,
                   options: DecodeOptions) -> list[SegmentTranslation]:
         import torch
 
-        if not segments:
-            return []
         tok = self.adapter.tokenizer
-        ids = self.adapter.encode(list(segments), source, target)
         batch = tok.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
         longest = max(len(i) for i in ids)
         n_best = options.n_best
         beams = max(options.beam_size, n_best)
-        prefix_token = self.adapter.target_token(target)
         extra = 1 if prefix_token else 0  # the forced language token counts as a new token here
         kwargs: dict[str, Any] = {
             "num_beams": beams, "num_return_sequences": n_best, "do_sample": False,

@@ -16,11 +16,23 @@ _ABBREVIATIONS_FILE = Path(__file__).with_name("abbreviations.toml")
 _LAST_WORD = re.compile(r"(\S+)\.\s*$")
 
 
+def _split_keep(pattern: re.Pattern[str], text: str) -> list[str]:
+    """Split after each match of ``pattern``, keeping the matched whitespace with the left part."""
+    out, last = [], 0
+    for m in pattern.finditer(text):
+        out.append(text[last:m.end()])
+        last = m.end()
+    out.append(text[last:])
+    return [p for p in out if p]
+
+
 class Segmenter:
     def __init__(self, abbreviations_file: Path = _ABBREVIATIONS_FILE):
         data = tomllib.loads(abbreviations_file.read_text(encoding="utf-8"))
         self._always = {lang: set(v.get("always", [])) for lang, v in data.items()}
         self._before_lower = {lang: set(v.get("before_lowercase", [])) for lang, v in data.items()}
+        self._terminators = {lang: re.compile("(?<=[" + re.escape("".join(v["terminators"])) + r"])(?=\s*\S)\s*")
+                             for lang, v in data.items() if v.get("terminators")}
 
     def _continues(self, lang: str, sentence: str, following: str) -> bool:
         match = _LAST_WORD.search(sentence)
@@ -37,6 +49,8 @@ class Segmenter:
         if not text.strip():
             return [text] if text else []
         parts = [p for p in _sentencex(lang, text) if p]
+        if lang in self._terminators:
+            parts = [piece for p in parts for piece in _split_keep(self._terminators[lang], p)]
         merged: list[str] = []
         for part in parts:
             if merged and self._continues(lang, merged[-1], part):

@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Build:  docker build -t asean-mt --build-arg TORCH_INDEX_URL=<PyTorch's CPU wheel index> .
 #         (without it pip takes torch from PyPI, which on Linux is the larger CUDA build)
-# Run:    docker run --rm -v asean-mt-models:/models asean-mt models list
+# Run:    docker run --rm -p 8000:8000 -v asean-mt-models:/models asean-mt
+#         docker run --rm -v asean-mt-models:/models asean-mt models pull Helsinki-NLP/opus-mt-id-en
 FROM python:3.11-slim-bookworm AS build
 ARG TORCH_INDEX_URL=
 RUN python -m venv /opt/venv
@@ -28,5 +29,10 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app ASEAN_MT_MODELS_DIR=/models PYTHONU
     HF_HOME=/models/.hf-cache
 VOLUME /models
 USER app
+EXPOSE 8000
+# Ready only once the engines are loaded (models can take a minute); /healthz would only say "alive".
+HEALTHCHECK --interval=30s --timeout=5s --start-period=180s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status != 200)"]
+# Exec form, and `serve` replaces itself with gunicorn: SIGTERM reaches gunicorn, which drains requests.
 ENTRYPOINT ["python", "-m", "service"]
-CMD ["models", "list"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: Debian's Apertium packages (when root), a virtual environment with
 # the CPU build of torch installed first, then this package. Re-running does only what is missing.
+# --test also installs Debian's chromium, for the web-form tests in a real browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 # torch first, pinned: an open `torch` requirement makes pip fetch a multi-GB CUDA build.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 
-if ! command -v apertium >/dev/null 2>&1 || [ ! -f /usr/share/apertium/modes/ind-zlm.mode ]; then
+debs=()
+command -v apertium >/dev/null 2>&1 && [ -f /usr/share/apertium/modes/ind-zlm.mode ] || debs+=(apertium apertium-ind-zlm)
+[ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ] && debs+=(chromium)
+if [ ${#debs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian packages apertium apertium-ind-zlm" >&2
+    echo "setup: installing Debian packages ${debs[*]}" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apertium apertium-ind-zlm >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debs[@]}" >/dev/null
   else
-    echo "setup: Apertium is missing; Indonesian<->Malay needs: sudo apt-get install apertium apertium-ind-zlm" >&2
+    echo "setup: missing Debian packages; run: sudo apt-get install ${debs[*]}" >&2
   fi
 fi
 

@@ -263,6 +263,35 @@ def cmd_eval_terms(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- serving ---------------------------------------------------------------------------------------
+GUNICORN_CONF = Path(__file__).resolve().parent / "serving" / "gunicorn_conf.py"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn, so that signals (SIGTERM on shutdown) reach it directly."""
+    env = dict(os.environ)
+    env["ASEAN_MT_BIND"] = f"{args.host}:{args.port}"
+    if args.config:
+        env["ASEAN_MT_CONFIG"] = args.config
+    if args.models_dir:
+        env["ASEAN_MT_MODELS_DIR"] = args.models_dir
+    if args.workers:
+        env["ASEAN_MT_WORKERS"] = str(args.workers)
+    load_settings(env.get("ASEAN_MT_CONFIG"), environ=env)  # bad settings: say so here, not in a worker
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), args.app]
+    os.execve(sys.executable, argv, env)
+    return 0  # pragma: no cover - execve does not return
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    from service.http.security import new_key
+
+    key, digest = new_key()
+    print(f"API key (give it to the client; it is not stored): {key}")
+    print(f"line for the api_keys_file: {digest} {args.name}")
+    return 0
+
+
 # -- eval ------------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
     from service.evaluation import evaluate
@@ -359,6 +388,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model id to install it as (e.g. Helsinki-NLP/opus-mt-id-en)")
     p.add_argument("--no-convert", action="store_true")
     p.set_defaults(func=cmd_models_add)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the HTTP API and web form with gunicorn")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, help="gunicorn workers (default: setting workers, 1)")
+    p.add_argument("--app", default="service.http:create_app()", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_serve)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
+    p = keys.add_parser("new", parents=[common], help="make a new API key and the hashed line to store")
+    p.add_argument("--name", default="client")
+    p.set_defaults(func=cmd_keys_new)
 
     p = sub.add_parser("eval", parents=[common], help="BLEU / chrF++ and throughput on a parallel test set")
     p.add_argument("--src", required=True)

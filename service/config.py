@@ -66,10 +66,48 @@ class Settings:
     #: Timeout for one Apertium call (seconds); a stuck subprocess must not hold a worker forever.
     apertium_timeout_s: float = 60.0
 
+    # -- HTTP limits: each one bounds the work a single request can demand of a worker ------------------
+    #: Characters in one text of a request: ~5 pages, a long news article with room to spare.
+    max_text_chars: int = 20_000
+    #: Texts in one request (``text`` as a list): enough for a page of UI strings; archives go to batch jobs.
+    max_texts: int = 64
+    #: Target languages in one request: the eight ASEAN targets plus the source language family.
+    max_targets: int = 9
+    #: Characters across all texts of a request (per target), i.e. about a minute of CPU per target.
+    max_total_chars: int = 50_000
+    #: Request body bytes (Flask's MAX_CONTENT_LENGTH); 1 MiB covers max_total_chars in any script
+    #: (UTF-8 uses up to 3 bytes a character for Thai, Khmer, Lao, Burmese) plus JSON overhead.
+    max_body_bytes: int = 1_048_576
+    #: Nesting depth of a JSON body; our bodies are 3 deep, so 32 only refuses abuse.
+    max_json_depth: int = 32
+    #: Rate limit in characters per key or client address, e.g. "200000/hour"; empty = off.
+    rate_limit: str = ""
+    #: Where rate-limit counters and the shared translation memory live: "redis://host:6379/0", or empty
+    #: for in-process memory (counted per worker).
+    redis_url: str = ""
+    #: File of API keys: one ``<sha256 hex of the key> <name>`` a line (``python -m service keys new``).
+    api_keys_file: str = ""
+    #: Refuse requests without a valid API key (the file above must list at least one).
+    require_api_key: bool = False
+    #: Session-signing key for the web form (CSRF tokens). Empty: a random key kept in ``secret_key_file``
+    #: so that every worker of the server uses the same one.
+    secret_key: str = ""
+    secret_key_file: Path = field(default_factory=lambda: _default_models_dir().parent / "secret_key")
+    #: gunicorn workers; each holds its own copy of every model, so more workers cost memory, not speed.
+    workers: int = 1
+    #: request threads per worker: waiting requests queue inside the engines, which use the cores.
+    server_threads: int = 4
+    #: seconds a request may take before gunicorn restarts the worker, and the grace period on SIGTERM.
+    request_timeout_s: int = 300
+    graceful_timeout_s: int = 60
+    #: Pairs whose engines are loaded at start-up, before /readyz says ready ("id-en,id-ms" or "auto": every
+    #: pair from Indonesian that has an engine on this machine).
+    preload: str = "auto"
+
     @property
     def threads(self) -> tuple[int, int]:
         """(intra, inter) thread counts, never above the cores available."""
-        cores = available_cores()
+        cores = max(1, available_cores() // max(1, self.workers))  # each worker gets its share
         inter = max(1, min(self.inter_threads, cores))
         intra = self.intra_threads or cores // inter
         return max(1, min(intra, cores // inter)), inter
@@ -86,6 +124,14 @@ def _coerce(name: str, raw: Any, kind: Any) -> Any:
     try:
         if kind in (Path, "Path"):
             return Path(os.path.expanduser(str(raw)))
+        if kind in (bool, "bool"):
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
         if kind in (int, "int"):
             return int(raw)
         if kind in (float, "float"):

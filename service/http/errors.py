@@ -1,0 +1,81 @@
+"""HTTP errors: one JSON body for every failure, status codes mapped from the core's errors in one place.
+
+Body: ``{"error": "<one sentence for people>", "code": "<machine-readable>", ...details}``. ``error`` is a
+string, as LibreTranslate clients expect, so the same body serves every endpoint. HTML is never returned,
+and exception text from libraries never reaches a client (it is logged instead).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from service import errors
+
+log = logging.getLogger(__name__)
+
+#: Core error -> HTTP status; the first matching class wins, so subclasses come first.
+STATUS: list[tuple[type[errors.ServiceError], int]] = [
+    (errors.InputTooLarge, 413),
+    (errors.GlossaryNotFound, 400),
+    (errors.InvalidInput, 400),
+    (errors.ModelMissing, 503),
+    (errors.ModelInvalid, 503),
+    (errors.GlossaryInvalid, 503),
+    (errors.ModelDownloadFailed, 502),
+    (errors.EngineFailed, 502),
+    (errors.ConfigError, 500),
+    (errors.ServiceError, 500),
+]
+
+
+class ApiError(Exception):
+    """An HTTP-level failure raised by the HTTP layer itself (validation, auth, limits, content type)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 **details: Any):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers, self.details = status, code, message, headers, details
+
+
+def status_for(error: errors.ServiceError) -> int:
+    return next(status for cls, status in STATUS if isinstance(error, cls))
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                   **details: Any) -> Response:
+    response = jsonify({"error": message, "code": code, **details})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def service_error_response(error: errors.ServiceError) -> Response:
+    return error_response(status_for(error), error.code, error.message, **error.details)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error.status, error.code, error.message, error.headers, **error.details)
+
+    @app.errorhandler(errors.ServiceError)
+    def _service_error(error: errors.ServiceError) -> Response:
+        return service_error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_")
+        response = error_response(error.code or 500, code, error.description or error.name)
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "The server failed to handle this request; it is logged.")

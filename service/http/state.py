@@ -1,0 +1,86 @@
+"""What one server process holds: the pipeline (built once, handed to every view), readiness, metrics,
+keys and limits. Stored on the app (``app.extensions``), never in a module global."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import current_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from service import languages
+from service.config import Settings
+from service.errors import ServiceError
+from service.http.security import ApiKeys, CharacterRateLimit
+from service.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+EXTENSION = "asean_mt"
+
+
+class Metrics:
+    """Prometheus metrics of one app. Labels are bounded: route rules, status codes, engines, languages."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("http_requests_total", "HTTP requests", ["endpoint", "method", "status"], registry=r)
+        self.latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=r,
+                                 buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+        self.segments = Counter("translation_segments_total", "Sentences translated", ["engine", "target"],
+                                registry=r)
+        self.characters = Counter("translation_characters_total", "Source characters translated",
+                                  ["engine", "target"], registry=r)
+        self.engine_seconds = Counter("translation_engine_seconds_total", "Time spent in engines", ["engine"],
+                                      registry=r)
+        self.ready = Gauge("service_ready", "1 once the engines are loaded", registry=r)
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    pipeline: Pipeline
+    keys: ApiKeys
+    rate_limit: CharacterRateLimit
+    metrics: Metrics = field(default_factory=Metrics)
+    ready: threading.Event = field(default_factory=threading.Event)
+    warmup_error: str | None = None
+
+    def warm_up(self, hook: Callable[[ServiceState], None] | None = None) -> None:
+        """Load the engines of the preloaded pairs (and the language detector), then become ready."""
+        try:
+            if hook is not None:
+                hook(self)
+            else:
+                for source, target in self.preload_pairs():
+                    try:
+                        self.pipeline.router.engine_for(source, target)
+                    except ServiceError as exc:  # a missing model is not fatal: that pair answers 503
+                        log.info("not preloaded %s-%s: %s", source, target, exc.message)
+                self.pipeline.detector  # noqa: B018 - loads lingua's models now rather than on a request
+        except Exception as exc:
+            self.warmup_error = exc.__class__.__name__
+            log.exception("warm-up failed")
+            return
+        self.ready.set()
+        self.metrics.ready.set(1)
+        log.info("ready")
+
+    def preload_pairs(self) -> list[tuple[str, str]]:
+        spec = self.settings.preload.strip()
+        if not spec:
+            return []
+        if spec == "auto":
+            return [("id", t) for t in languages.ASEAN_TARGETS]
+        pairs = []
+        for item in spec.split(","):
+            src, _, tgt = item.strip().partition("-")
+            pairs.append((languages.normalize(src), languages.normalize(tgt)))
+        return pairs
+
+
+def current_service() -> ServiceState:
+    return current_app.extensions[EXTENSION]

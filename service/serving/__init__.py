@@ -1,0 +1,1 @@
+"""Production serving with gunicorn."""

@@ -1,0 +1,45 @@
+"""gunicorn configuration, derived from the service's settings (``ASEAN_MT_*``).
+
+Usable on its own: ``gunicorn -c service/serving/gunicorn_conf.py 'service.http:create_app()'``;
+``python -m service serve`` runs exactly that.
+
+- worker class ``gthread``: a worker holds its models in memory once; its threads share them, and requests
+  queue inside the engines, which use the cores (CTranslate2 and torch release the GIL while computing).
+- ``workers`` x engine threads never exceed the cores (``Settings.threads`` divides the cores by workers).
+- no ``preload_app``: every worker loads its own models after the fork (CTranslate2 and torch thread pools do
+  not survive a fork).
+- ``timeout`` bounds a stuck request; ``graceful_timeout`` lets in-flight requests finish on SIGTERM.
+- ``max_requests`` with jitter recycles workers now and then, staggered, to bound any slow leak.
+"""
+
+from __future__ import annotations
+
+import os
+
+from service.config import load_settings
+
+_settings = load_settings()
+
+bind = os.environ.get("ASEAN_MT_BIND", "127.0.0.1:8000")
+workers = max(1, _settings.workers)
+worker_class = "gthread"
+threads = max(1, _settings.server_threads)
+timeout = _settings.request_timeout_s
+graceful_timeout = _settings.graceful_timeout_s
+keepalive = 5
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("ASEAN_MT_LOG_LEVEL", "info")
+# The body limit is enforced by the app (413 with the JSON error body); these bound the request line/headers.
+limit_request_line = 8190
+limit_request_fields = 100
+
+
+def post_fork(server, worker) -> None:
+    """Route the service's own log records (logging, never print) to gunicorn's stderr."""
+    import logging
+
+    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: "
+                        "%(message)s")

@@ -1,0 +1,94 @@
+"""The web form in a real headless Chromium (Debian's package) driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from service.config import Settings
+from service.http import create_app
+from service.pipeline import Pipeline
+from tests.conftest import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (scripts/setup.sh --test)")
+
+XSS = "<script>window.__xss = 1</script>"
+EVIL_GLOSSARY = 'id,ms\nkota jahat,"<img src=x onerror=""window.__xss2 = 1""><script>window.__xss3=1</script>"\n'
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings, router, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    glossaries = tmp_path_factory.mktemp("glossaries")
+    shutil.copy(REPO / "glossary" / "asean-smart-cities.csv", glossaries)
+    (glossaries / "evil.csv").write_text(EVIL_GLOSSARY, encoding="utf-8")
+    s = settings.replace(secret_key="browser-test", glossary_dir=glossaries)
+    app = create_app(s, Pipeline(s, router), warm="none")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def page(base_url: str, tmp_path_factory: pytest.TempPathFactory):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        yield page
+        browser.close()
+
+
+def test_submit_text_and_see_translation_with_glossary_report(page, base_url: str, tmp_path: Path) -> None:
+    page.goto(base_url)
+    page.fill("#text", f"Kementerian Dalam Negeri hadir di Kualalumpur. {XSS}")
+    page.select_option("#source", "id")
+    page.uncheck("input[name=targets][value=en]")
+    page.check("input[name=targets][value=ms]")
+    page.select_option("#glossary", "asean-smart-cities")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    target = page.inner_text("#result-ms pre.target")
+    assert "Kuala Lumpur" in target and "<script>" in target  # shown as text
+    assert page.inner_text("#result-ms mark") in ("Kementerian Dalam Negeri", "Kuala Lumpur")
+    assert "terms right (100%)" in page.inner_text("#result-ms details.report summary")
+    assert page.evaluate("window.__xss") is None
+    page.screenshot(path=str(tmp_path / "form.png"), full_page=True)
+
+
+def test_glossary_text_is_escaped_too(page, base_url: str) -> None:
+    page.goto(base_url)
+    page.fill("#text", "Kota jahat ada di sini.")
+    page.select_option("#source", "id")
+    page.uncheck("input[name=targets][value=en]")
+    page.check("input[name=targets][value=ms]")
+    page.select_option("#glossary", "evil")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    assert "<script>window.__xss3=1</script>" in page.inner_text("#result-ms pre.target")
+    assert page.evaluate("[window.__xss2, window.__xss3]") == [None, None]
+
+
+def test_post_without_csrf_token_is_refused(page, base_url: str) -> None:
+    page.goto(base_url)
+    response = page.request.post(base_url, form={"text": "Bali", "targets": "ms", "source": "id"})
+    assert response.status == 400 and response.json()["code"] == "csrf_failed"
+
+
+def test_errors_show_inline(page, base_url: str) -> None:
+    page.goto(base_url)
+    page.fill("#text", "Bali")
+    page.uncheck("input[name=targets][value=en]")
+    page.uncheck("input[name=targets][value=ms]")
+    page.click("#translate")
+    assert "Choose at least one target language" in page.inner_text("#error")

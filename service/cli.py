@@ -283,6 +283,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execve does not return
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from service.jobs.worker import run_worker
+
+    settings = _settings(args)
+    run_worker(settings, args.concurrency or settings.server_threads, requeue=args.requeue)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from service.jobs.batch import run_batch
+
+    settings = _settings(args)
+    summary = _summary_options(args) if args.summary else None
+    return run_batch(settings, [Path(p) for p in args.inputs], Path(args.out), languages.parse_list(args.to),
+                     args.source, _glossaries(args), summary)
+
+
 def cmd_keys_new(args: argparse.Namespace) -> int:
     from service.http.security import new_key
 
@@ -395,6 +412,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="gunicorn workers (default: setting workers, 1)")
     p.add_argument("--app", default="service.http:create_app()", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", parents=[common], help="run a batch-job worker (Celery) in this process")
+    p.add_argument("--concurrency", type=int, help="tasks at once (threads sharing one copy of the models)")
+    p.add_argument("--requeue", action="store_true",
+                   help="first queue again every unfinished document in the job store (the embedded broker "
+                        "cannot redeliver the task of a worker that died)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("batch", parents=[common], help="translate files or folders as a resumable batch job")
+    p.add_argument("inputs", nargs="+", help=".txt files (one document each), .jsonl, .csv, or folders of them")
+    p.add_argument("--to", required=True)
+    p.add_argument("--from", dest="source", default="auto")
+    p.add_argument("--out", required=True, help="output folder: results.jsonl, TARGET/ID.txt, and the job state")
+    p.add_argument("--summary", action="store_true")
+    _summary_length_options(p)
+    _glossary_options(p)
+    p.set_defaults(func=cmd_batch)
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
     p = keys.add_parser("new", parents=[common], help="make a new API key and the hashed line to store")

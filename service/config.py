@@ -23,6 +23,11 @@ def _default_models_dir() -> Path:
     return Path(base) / "asean-mt" / "models"
 
 
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "asean-mt"
+
+
 def available_cores() -> int:
     """Cores this process may run on (respects CPU affinity, e.g. in containers)."""
     try:
@@ -100,6 +105,31 @@ class Settings:
     #: seconds a request may take before gunicorn restarts the worker, and the grace period on SIGTERM.
     request_timeout_s: int = 300
     graceful_timeout_s: int = 60
+    # -- batch jobs ------------------------------------------------------------------------------------------
+    #: Where the embedded job store and broker live (SQLite files) when no URLs are given.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: Job store (SQLAlchemy URL): empty = SQLite in data_dir (one machine); "postgresql+psycopg://..." for
+    #: several machines sharing one store.
+    jobs_database_url: str = ""
+    #: Celery broker: empty = embedded (kombu's SQLAlchemy transport on SQLite in data_dir: no server to run,
+    #: one machine, polling adds ~1 s latency per task); "redis://..." or "amqp://..." to scale out.
+    broker_url: str = ""
+    #: Documents in one job: 10,000 is a large archive; more belongs in several jobs (progress stays readable
+    #: and one job cannot monopolise the workers for days).
+    max_job_documents: int = 10_000
+    #: Bytes of documents in one job: 50 MiB is ~10,000 news articles.
+    max_job_bytes: int = 50 * 1024 * 1024
+    #: Documents per task: small enough that a lost worker costs little redone work, large enough that task
+    #: overhead (a broker round trip) stays under 1% of the work.
+    job_chunk_documents: int = 8
+    #: Attempts per document before it is marked failed (a poison document must not block its job).
+    job_max_attempts: int = 3
+    #: Seconds before a task taken by a worker that died is handed to another (Redis/SQS brokers). It must
+    #: exceed the longest chunk; a chunk of 8 articles x 8 targets takes ~1 minute on 2 CPU cores.
+    jobs_visibility_timeout_s: int = 600
+    #: `serve` starts a local worker itself when the broker is the embedded one.
+    embedded_worker: bool = True
+
     #: Pairs whose engines are loaded at start-up, before /readyz says ready ("id-en,id-ms" or "auto": every
     #: pair from Indonesian that has an engine on this machine).
     preload: str = "auto"
@@ -111,6 +141,18 @@ class Settings:
         inter = max(1, min(self.inter_threads, cores))
         intra = self.intra_threads or cores // inter
         return max(1, min(intra, cores // inter)), inter
+
+    @property
+    def jobs_db(self) -> str:
+        return self.jobs_database_url or f"sqlite:///{self.data_dir / 'jobs.sqlite'}"
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.broker_url
 
     @property
     def default_glossary_names(self) -> list[str]:

@@ -80,7 +80,8 @@ def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(models_dir: Path, catalog_path: Path) -> Settings:
-    return Settings(models_dir=models_dir, catalog_path=catalog_path, intra_threads=1, beam_size=2)
+    return Settings(models_dir=models_dir, catalog_path=catalog_path, intra_threads=1, beam_size=2,
+                    data_dir=models_dir.parent / "data", secret_key_file=models_dir.parent / "secret_key")
 
 
 @pytest.fixture(scope="session")

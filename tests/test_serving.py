@@ -45,7 +45,8 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
 def start(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port), *extra], cwd=REPO,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "ASEAN_MT_SECRET_KEY": "test", **env},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "ASEAN_MT_SECRET_KEY": "test", "ASEAN_MT_EMBEDDED_WORKER": "0",
+             **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -59,10 +60,10 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(models_dir: Path, catalog_path: Path) -> Iterator[str]:
+def server(models_dir: Path, catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     proc = start(port, {"ASEAN_MT_MODELS_DIR": str(models_dir), "ASEAN_MT_CATALOG_PATH": str(catalog_path),
-                        "ASEAN_MT_PRELOAD": "id-ms,id-en"})
+                        "ASEAN_MT_PRELOAD": "id-ms,id-en", "ASEAN_MT_DATA_DIR": str(tmp_path_factory.mktemp("d"))})
     try:
         wait_ready(port, proc)
         yield f"http://127.0.0.1:{port}/"
@@ -92,9 +93,9 @@ def test_served_api_answers(server: str) -> None:
         assert b"service_ready 1.0" in r.read()
 
 
-def test_sigterm_lets_the_request_in_flight_finish() -> None:
+def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
     port = free_port()
-    proc = start(port, {}, "--app", "tests.http_apps:slow_app()")
+    proc = start(port, {"ASEAN_MT_DATA_DIR": str(tmp_path)}, "--app", "tests.http_apps:slow_app()")
     try:
         wait_ready(port, proc)
         outcome: dict[str, object] = {}

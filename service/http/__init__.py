@@ -13,17 +13,20 @@ from flask import Flask, g, request
 from service.config import Settings, load_settings
 from service.engines.router import EngineRouter
 from service.http import api, compat, errors, health, openapi, web
+from service.http import jobs as jobs_http
 from service.http.security import ApiKeys, CharacterRateLimit, install_headers, load_secret_key
 from service.http.state import EXTENSION, ServiceState
+from service.jobs.service import JobService
 from service.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None, warm: str = "thread",
-               warmup_hook: Callable[[ServiceState], None] | None = None) -> Flask:
+               warmup_hook: Callable[[ServiceState], None] | None = None, jobs: JobService | None = None) -> Flask:
     """``warm``: "thread" loads the engines in the background (/readyz says 503 until done), "sync" loads them
-    before returning, "none" marks the app ready at once (engines then load on first use)."""
+    before returning, "none" marks the app ready at once (engines then load on first use).
+    ``jobs``: the batch-job service; by default one on the configured store and Celery broker."""
     settings = settings or load_settings()
     pipeline = pipeline or Pipeline(settings, EngineRouter(settings))
     app = Flask(__name__)
@@ -34,10 +37,11 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     state = ServiceState(settings, pipeline, ApiKeys(settings.api_keys_file, settings.require_api_key),
-                         CharacterRateLimit(settings.rate_limit, settings.redis_url))
+                         CharacterRateLimit(settings.rate_limit, settings.redis_url),
+                         jobs=jobs or _celery_jobs(settings, pipeline))
     app.extensions[EXTENSION] = state
 
-    for blueprint in (api.bp, compat.bp, health.bp, openapi.bp, web.bp):
+    for blueprint in (api.bp, compat.bp, health.bp, openapi.bp, web.bp, jobs_http.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     install_headers(app)
@@ -51,6 +55,16 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         state.ready.set()
         state.metrics.ready.set(1)
     return app
+
+
+def _celery_jobs(settings: Settings, pipeline: Pipeline) -> JobService:
+    from service.jobs.store import JobStore
+    from service.jobs.worker import create_celery, enqueue
+
+    celery = create_celery(settings)
+    store = JobStore(settings.jobs_db)
+    return JobService(settings, store, pipeline,
+                      lambda job_id, positions: enqueue(celery, job_id, positions, settings.job_chunk_documents))
 
 
 def _install_metrics(app: Flask, state: ServiceState) -> None:

@@ -14,11 +14,16 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from service import errors
+from service.jobs.service import JobsUnavailable
+from service.jobs.store import IdempotencyConflict, JobNotFound
 
 log = logging.getLogger(__name__)
 
 #: Core error -> HTTP status; the first matching class wins, so subclasses come first.
 STATUS: list[tuple[type[errors.ServiceError], int]] = [
+    (JobNotFound, 404),
+    (JobsUnavailable, 503),
+    (IdempotencyConflict, 409),
     (errors.InputTooLarge, 413),
     (errors.GlossaryNotFound, 400),
     (errors.InvalidInput, 400),

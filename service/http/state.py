@@ -15,6 +15,7 @@ from service import languages
 from service.config import Settings
 from service.errors import ServiceError
 from service.http.security import ApiKeys, CharacterRateLimit
+from service.jobs.service import JobService
 from service.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class ServiceState:
     pipeline: Pipeline
     keys: ApiKeys
     rate_limit: CharacterRateLimit
+    jobs: JobService | None = None
     metrics: Metrics = field(default_factory=Metrics)
     ready: threading.Event = field(default_factory=threading.Event)
     warmup_error: str | None = None

@@ -37,6 +37,31 @@ limit_request_line = 8190
 limit_request_fields = 100
 
 
+_embedded: list = []  # the local job worker that on_starting starts (a Popen), for on_exit to stop
+
+
+def on_starting(server) -> None:
+    """Embedded mode: with no broker configured, start one local job worker next to the web workers, so that
+    batch jobs run with nothing else installed. It first re-queues unfinished documents from the job store."""
+    if not (_settings.embedded_broker and _settings.embedded_worker):
+        return
+    import subprocess
+    import sys
+
+    server.log.info("starting the embedded job worker (broker: SQLite in %s)", _settings.data_dir)
+    _embedded.append(subprocess.Popen([sys.executable, "-m", "service", "worker", "--requeue", "--concurrency",
+                                       "1"]))
+
+
+def on_exit(server) -> None:
+    for proc in _embedded:
+        proc.terminate()  # SIGTERM: Celery finishes its current task, then exits
+        try:
+            proc.wait(_settings.graceful_timeout_s)
+        except Exception:
+            proc.kill()
+
+
 def post_fork(server, worker) -> None:
     """Route the service's own log records (logging, never print) to gunicorn's stderr."""
     import logging

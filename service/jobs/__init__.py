@@ -1,0 +1,1 @@
+"""Batch translation jobs: a durable store (SQLAlchemy), chunked tasks on Celery, one processing path."""

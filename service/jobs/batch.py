@@ -1,0 +1,89 @@
+"""``python -m service batch``: a job run in this process, with a progress bar, resumable.
+
+The job lives in ``OUT/.batch.sqlite``; its idempotency key is the hash of the documents and options, so
+running the same command again finds the same job and only does what is still pending (after Ctrl-C, a
+crash, or failures). Processing is ``process_document``, the same code the Celery workers run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from service.config import Settings
+from service.engines.router import EngineRouter
+from service.jobs.inputs import from_paths
+from service.jobs.processing import process_document
+from service.jobs.service import JobService
+from service.jobs.store import JobSpec, JobStore
+from service.pipeline import Pipeline
+from service.summaries.options import SummaryOptions
+
+log = logging.getLogger(__name__)
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+def run_batch(settings: Settings, inputs: Sequence[Path], out: Path, targets: list[str], source: str,
+              glossaries: list[str] | None, summary: SummaryOptions | None) -> int:
+    documents = from_paths(list(inputs))
+    out.mkdir(parents=True, exist_ok=True)
+    store = JobStore(f"sqlite:///{out / '.batch.sqlite'}")
+    pipeline = Pipeline(settings, EngineRouter(settings))
+    jobs = JobService(settings, store, pipeline, enqueue=lambda job_id, positions: None)
+    spec = JobSpec(source, targets, glossaries, summary.__dict__ if summary else None, settings.beam_size)
+    key = "batch-" + spec.payload_hash(documents)[:40]
+    job, created = jobs.submit(documents, targets, source, glossaries, summary, settings.beam_size, key)
+    status = jobs.status(job.id)
+    total = job.documents * len(job.targets)
+    finished = total - status["counts"]["pending"]
+    if not created:
+        print(f"resuming job {job.id[:12]}: {finished} of {total} results already done", file=sys.stderr)
+    queue = store.pending_positions(job.id)
+    segments, started = 0, time.perf_counter()
+    try:
+        with tqdm(total=total, initial=finished, unit="result", desc="translating", file=sys.stderr) as bar:
+            while queue:
+                retry = []
+                for position in queue:
+                    before = store.counts(job.id)
+                    outcome = process_document(store, pipeline, job.id, position, settings.job_max_attempts)
+                    after = store.counts(job.id)
+                    bar.update(sum(c.get("pending", 0) for c in before.values())
+                               - sum(c.get("pending", 0) for c in after.values()))
+                    segments += outcome.segments
+                    bar.set_postfix_str(f"{segments / (time.perf_counter() - started):.1f} segments/s")
+                    if outcome.retry:
+                        retry.append(position)
+                queue = retry
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished work is saved; run the same command to resume job {job.id[:12]}",
+              file=sys.stderr)
+        return 130
+    return _write_outputs(jobs, job.id, out)
+
+
+def _write_outputs(jobs: JobService, job_id: str, out: Path) -> int:
+    failed = 0
+    with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
+        for row in jobs.results(job_id):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if row["state"] == "done":
+                target_dir = out / row["target"]
+                target_dir.mkdir(exist_ok=True)
+                name = _UNSAFE.sub("_", row["id"]).strip("_") or f"doc{row['position']}"
+                (target_dir / (name if name.endswith(".txt") else name + ".txt")).write_text(
+                    row["text"] or "", encoding="utf-8")
+            elif row["state"] == "failed":
+                failed += 1
+                print(f"failed: {row['id']} -> {row['target']}: {row['error']['message']}", file=sys.stderr)
+    status = jobs.status(job_id)
+    print(f"job {job_id[:12]}: {status['counts']['done']} done, {failed} failed; results in {out / 'results.jsonl'}",
+          file=sys.stderr)
+    return 0 if status["counts"]["done"] else 1

@@ -1,0 +1,298 @@
+"""The job store: jobs, their documents, and one result row per document and target.
+
+Result rows exist from submission on (state ``pending``), so progress is a count, and a result is written by
+moving its row from ``pending`` to ``done`` or ``failed``: a document processed twice (a task redelivered after
+a worker died) still has exactly one result. SQLite by default, PostgreSQL for several machines; the schema
+is created and versioned by the store itself (``SCHEMA_VERSION``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from service.errors import ServiceError
+
+SCHEMA_VERSION = 1
+PENDING, DONE, FAILED, CANCELLED = "pending", "done", "failed", "cancelled"
+
+
+class JobNotFound(ServiceError):
+    code = "job_not_found"
+
+
+class IdempotencyConflict(ServiceError):
+    code = "idempotency_conflict"
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaInfo(Base):
+    __tablename__ = "schema_info"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    glossaries: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    beam_size: Mapped[int] = mapped_column(Integer)
+    documents: Mapped[int] = mapped_column(Integer)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+
+
+class Document(Base):
+    __tablename__ = "job_documents"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Result(Base):
+    __tablename__ = "job_results"
+    __table_args__ = (UniqueConstraint("job_id", "position", "target"),)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    engine: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # glossary, summary, flags
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    source: str
+    targets: list[str]
+    glossaries: list[str] | None
+    summary: dict[str, Any] | None
+    beam_size: int
+
+    def payload_hash(self, documents: Sequence[NewDocument]) -> str:
+        h = hashlib.sha256()
+        h.update(json.dumps([self.source, self.targets, self.glossaries, self.summary, self.beam_size],
+                            sort_keys=True).encode())
+        for d in documents:
+            h.update(json.dumps([d.id, d.text]).encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing one document for one target produced."""
+
+    target: str
+    text: str | None = None
+    engine: str | None = None
+    model: str | None = None
+    extra: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class JobStore:
+    def __init__(self, url: str):
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url, pool_pre_ping=True,
+                                    connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+        if url.startswith("sqlite"):
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(conn, _record) -> None:
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        Base.metadata.create_all(self.engine)
+        with self.sessions.begin() as s:
+            version = s.scalar(select(func.max(SchemaInfo.version)))
+            if version is None:
+                s.add(SchemaInfo(version=SCHEMA_VERSION))
+            elif version > SCHEMA_VERSION:
+                raise ServiceError(f"The job store was written by a newer version (schema {version}).")
+
+    # -- submission ----------------------------------------------------------------------------------
+    def create(self, spec: JobSpec, documents: Sequence[NewDocument],
+               idempotency_key: str | None = None) -> tuple[Job, bool]:
+        """The new job and True; or, for a known idempotency key with the same payload, that job and False."""
+        payload = spec.payload_hash(documents)
+        if idempotency_key:
+            existing = self._by_key(idempotency_key, payload)
+            if existing is not None:
+                return existing, False
+        job = Job(id=uuid.uuid4().hex, source=spec.source, targets=list(spec.targets), glossaries=spec.glossaries,
+                  summary=spec.summary, beam_size=spec.beam_size, documents=len(documents), payload_hash=payload,
+                  idempotency_key=idempotency_key)
+        try:
+            with self.sessions.begin() as s:
+                s.add(job)
+                s.flush()
+                s.add_all(Document(job_id=job.id, position=i, doc_id=d.id, text=d.text)
+                          for i, d in enumerate(documents))
+                s.add_all(Result(job_id=job.id, position=i, target=t)
+                          for i in range(len(documents)) for t in spec.targets)
+        except IntegrityError:  # a concurrent submission with the same key won the race
+            existing = self._by_key(idempotency_key, payload) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing, False
+        return job, True
+
+    def _by_key(self, key: str, payload: str) -> Job | None:
+        with self.sessions() as s:
+            job = s.scalar(select(Job).where(Job.idempotency_key == key))
+        if job is not None and job.payload_hash != payload:
+            raise IdempotencyConflict("This Idempotency-Key was used for a different job; use a new key.",
+                                      job_id=job.id)
+        return job
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        with self.sessions() as s:
+            job = s.get(Job, job_id) if len(job_id) <= 32 else None
+        if job is None:
+            raise JobNotFound(f"No job {job_id!r}.", job_id=job_id)
+        return job
+
+    def counts(self, job_id: str) -> dict[str, dict[str, int]]:
+        """target -> state -> rows."""
+        with self.sessions() as s:
+            rows = s.execute(select(Result.target, Result.state, func.count()).where(Result.job_id == job_id)
+                             .group_by(Result.target, Result.state)).all()
+        out: dict[str, dict[str, int]] = {}
+        for target, state, n in rows:
+            out.setdefault(target, {})[state] = n
+        return out
+
+    def timing(self, job_id: str) -> tuple[datetime | None, datetime | None]:
+        with self.sessions() as s:
+            return s.execute(select(func.min(Result.updated_at), func.max(Result.updated_at))
+                             .where(Result.job_id == job_id, Result.state != PENDING)).one()  # type: ignore[return-value]
+
+    def results(self, job_id: str, batch: int = 500) -> Iterator[tuple[Document, Result]]:
+        """Rows in document order, read in batches (streamable for big jobs)."""
+        last = (-1, "")
+        while True:
+            with self.sessions() as s:
+                rows = s.execute(
+                    select(Document, Result).join(Result, (Result.job_id == Document.job_id)
+                                                  & (Result.position == Document.position))
+                    .where(Document.job_id == job_id)
+                    .where((Result.position > last[0]) | ((Result.position == last[0]) & (Result.target > last[1])))
+                    .order_by(Result.position, Result.target).limit(batch)).all()
+            if not rows:
+                return
+            yield from ((doc, res) for doc, res in rows)
+            last = (rows[-1][1].position, rows[-1][1].target)
+
+    def list_jobs(self, limit: int = 20) -> list[Job]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Job).order_by(Job.created_at.desc()).limit(limit)))
+
+    def pending_positions(self, job_id: str) -> list[int]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Result.position).where(Result.job_id == job_id, Result.state == PENDING)
+                                  .distinct().order_by(Result.position)))
+
+    def unfinished_jobs(self) -> list[str]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Result.job_id).join(Job, Job.id == Result.job_id)
+                                  .where(Result.state == PENDING, Job.cancelled.is_(False)).distinct()))
+
+    # -- processing ------------------------------------------------------------------------------------
+    def claim(self, job_id: str, position: int) -> tuple[Job, Document, list[str], int] | None:
+        """Count one more attempt at a document and return what is left to do: (job, document, pending
+        targets, attempt number). None when nothing is pending (done, failed or cancelled)."""
+        with self.sessions.begin() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.cancelled:
+                return None
+            s.execute(update(Result).where(Result.job_id == job_id, Result.position == position,
+                                           Result.state == PENDING).values(attempts=Result.attempts + 1))
+            rows = s.execute(select(Result.target, Result.attempts).where(
+                Result.job_id == job_id, Result.position == position, Result.state == PENDING)).all()
+            if not rows:
+                return None
+            doc = s.get(Document, (job_id, position))
+            assert doc is not None
+            return job, doc, [t for t, _ in rows], max(a for _, a in rows)
+
+    def record(self, job_id: str, position: int, outcome: Outcome) -> bool:
+        """Write one result, once: only a pending row changes. Returns whether this call wrote it."""
+        with self.sessions.begin() as s:
+            changed = s.execute(update(Result).where(
+                Result.job_id == job_id, Result.position == position, Result.target == outcome.target,
+                Result.state == PENDING).values(
+                state=DONE if outcome.error is None else FAILED, text=outcome.text, engine=outcome.engine,
+                model=outcome.model, extra=outcome.extra, error=outcome.error, updated_at=now()))
+            return changed.rowcount == 1
+
+    def note_error(self, job_id: str, position: int, error: dict[str, Any]) -> None:
+        """Keep the last transient error on the pending rows (shown if the document finally fails)."""
+        with self.sessions.begin() as s:
+            s.execute(update(Result).where(Result.job_id == job_id, Result.position == position,
+                                           Result.state == PENDING).values(error=error))
+
+    def last_error(self, job_id: str, position: int) -> dict[str, Any] | None:
+        with self.sessions() as s:
+            return s.scalar(select(Result.error).where(Result.job_id == job_id, Result.position == position,
+                                                       Result.error.is_not(None)).limit(1))
+
+    def cancel(self, job_id: str) -> Job:
+        with self.sessions.begin() as s:
+            job = s.get(Job, job_id) if len(job_id) <= 32 else None
+            if job is None:
+                raise JobNotFound(f"No job {job_id!r}.", job_id=job_id)
+            job.cancelled = True
+            s.execute(update(Result).where(Result.job_id == job_id, Result.state == PENDING)
+                      .values(state=CANCELLED, updated_at=now()))
+        return job

@@ -71,6 +71,17 @@ class Settings:
     #: Timeout for one Apertium call (seconds); a stuck subprocess must not hold a worker forever.
     apertium_timeout_s: float = 60.0
 
+    # -- throughput ----------------------------------------------------------------------------------------
+    #: Cross-request micro-batching: how long the first call waits for others to join its engine batch.
+    #: 5 ms is ~2% of a one-sentence translation on CPU; 0 turns batching off.
+    micro_batch_wait_ms: float = 5.0
+    #: Translation memory: "lru" (in-process), "redis" (shared through redis_url) or "off".
+    memory: str = "lru"
+    #: Bytes the in-process memory may hold: 256 MiB is ~500,000 sentences with their translations.
+    memory_max_bytes: int = 256 * 1024 * 1024
+    #: Seconds a Redis memory entry lives (Redis bounds its size with maxmemory + allkeys-lru).
+    memory_ttl_s: int = 7 * 24 * 3600
+
     # -- HTTP limits: each one bounds the work a single request can demand of a worker ------------------
     #: Characters in one text of a request: ~5 pages, a long news article with room to spare.
     max_text_chars: int = 20_000

@@ -8,6 +8,7 @@ nothing that looks usable.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -55,6 +56,19 @@ class ModelStore:
 
     def has_ct2(self, model_id: str) -> bool:
         return (self.ct2_dir(model_id) / "model.bin").is_file() and self.has_hf(model_id)
+
+    def revision(self, model_id: str) -> str:
+        """Changes whenever the installed files do: config and tokenizer contents, weight file sizes."""
+        h = hashlib.sha256()
+        for folder in (self.hf_dir(model_id), self.ct2_dir(model_id)):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if path.suffix in (".json", ".model", ".spm") and path.stat().st_size < 50_000_000:
+                    h.update(path.name.encode() + path.read_bytes())
+                elif path.is_file():
+                    h.update(f"{path.name}:{path.stat().st_size}".encode())
+        return h.hexdigest()[:16]
 
     def installed(self) -> list[InstalledModel]:
         if not self.root.is_dir():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -14,6 +15,12 @@ from service.errors import EngineFailed
 #: Apertium marks unknown words with "*", untranslatable generation with "#" and unknown source forms
 #: with "@"; ``-u`` drops the "*" marks, the rest are removed here (only at the start of a word).
 _MARKS = re.compile(r"(?<![\w@#])[#@](?=\w)")
+
+
+def revision(mode: str, modes_dir: Path) -> str:
+    path = modes_dir / f"{mode}.mode"
+    stat = path.stat()
+    return hashlib.sha256(path.read_bytes() + f"{stat.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
 def is_installed(mode: str, modes_dir: Path) -> bool:

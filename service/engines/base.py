@@ -21,6 +21,8 @@ class DecodeOptions:
     max_output_tokens: int | None = None
     #: Lower bound on output tokens; used by benchmarks to fix the output length of random models.
     min_output_tokens: int = 0
+    #: Use the translation memory (off for a request that must reach the engine, e.g. a benchmark).
+    use_memory: bool = True
 
 
 @dataclass(frozen=True)

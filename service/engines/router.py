@@ -10,7 +10,9 @@ from service.catalog import Candidate, Catalog
 from service.config import Settings
 from service.engines import apertium
 from service.engines.base import Engine
-from service.errors import ModelMissing
+from service.engines.batching import BatchingEngine
+from service.errors import ConfigError, ModelMissing
+from service.memory import CachingEngine, LruMemory, MemoryStore, RedisMemory
 from service.model_store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,18 @@ def missing_hint(missing: list[Candidate]) -> str:
     return f"needs model {first.model.id}{size}: run `{pull_command(first)}`"
 
 
+def make_memory(settings: Settings) -> MemoryStore | None:
+    if settings.memory == "off":
+        return None
+    if settings.memory == "redis":
+        if not settings.redis_url:
+            raise ConfigError("memory = redis needs redis_url.")
+        return RedisMemory(settings.redis_url, settings.memory_ttl_s)
+    if settings.memory != "lru":
+        raise ConfigError(f"memory must be lru, redis or off, not {settings.memory!r}.")
+    return LruMemory(settings.memory_max_bytes)
+
+
 class EngineRouter:
     """Owns the engines of one process. Engines are built on first use (loading a model takes seconds)."""
 
@@ -53,6 +67,7 @@ class EngineRouter:
         self._engines: dict[str, Engine] = {}
         self._adapters: dict[str, object] = {}
         self._lock = threading.Lock()
+        self.memory = make_memory(settings)  # one per process, shared by every engine
 
     def is_available(self, candidate: Candidate) -> bool:
         if candidate.engine == "apertium":
@@ -98,8 +113,24 @@ class EngineRouter:
         with self._lock:
             if key not in self._engines:
                 log.info("loading engine %s", key)
-                self._engines[key] = self._build(candidate)
+                self._engines[key] = self._layers(candidate, self._build(candidate))
             return self._engines[key]
+
+    def _layers(self, candidate: Candidate, engine: Engine) -> Engine:
+        """memory(batching(engine)): memory hits skip the queue; misses are batched across requests."""
+        s = self.settings
+        if s.micro_batch_wait_ms > 0:
+            engine = BatchingEngine(engine, s.micro_batch_wait_ms / 1000, s.max_batch_tokens, s.request_timeout_s)
+        if self.memory is not None:
+            if candidate.engine == "apertium":
+                revision = apertium.revision(candidate.model.id, s.apertium_modes_dir)
+            else:
+                revision = self.store.revision(candidate.model.id)
+            engine = CachingEngine(engine, self.memory, revision)
+        return engine
+
+    def engines(self) -> dict[str, Engine]:
+        return dict(self._engines)
 
     def _adapter(self, candidate: Candidate):  # -> HFAdapter, imported lazily (pulls in transformers)
         from service.engines.hf import HFAdapter

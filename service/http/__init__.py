@@ -15,7 +15,7 @@ from service.engines.router import EngineRouter
 from service.http import api, compat, errors, health, openapi, web
 from service.http import jobs as jobs_http
 from service.http.security import ApiKeys, CharacterRateLimit, install_headers, load_secret_key
-from service.http.state import EXTENSION, ServiceState
+from service.http.state import EXTENSION, EngineLayersCollector, ServiceState
 from service.jobs.service import JobService
 from service.pipeline import Pipeline
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                          CharacterRateLimit(settings.rate_limit, settings.redis_url),
                          jobs=jobs or _celery_jobs(settings, pipeline))
     app.extensions[EXTENSION] = state
+    state.metrics.registry.register(EngineLayersCollector(pipeline.router))
 
     for blueprint in (api.bp, compat.bp, health.bp, openapi.bp, web.bp, jobs_http.bp):
         app.register_blueprint(blueprint)

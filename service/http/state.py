@@ -40,6 +40,36 @@ class Metrics:
         self.ready = Gauge("service_ready", "1 once the engines are loaded", registry=r)
 
 
+class EngineLayersCollector:
+    """Reads the translation memory's and the micro-batchers' counters at scrape time."""
+
+    def __init__(self, router: object):
+        self.router = router
+
+    def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
+        from prometheus_client.core import CounterMetricFamily
+
+        memory = getattr(self.router, "memory", None)
+        if memory is not None:
+            yield CounterMetricFamily("translation_memory_hits", "Segments found in the translation memory",
+                                      value=memory.hits)
+            yield CounterMetricFamily("translation_memory_misses", "Segments not in the translation memory",
+                                      value=memory.misses)
+        calls = CounterMetricFamily("micro_batch_calls", "Engine calls entering the micro-batcher", labels=["engine"])
+        batches = CounterMetricFamily("micro_batch_batches", "Engine batches run by the micro-batcher",
+                                      labels=["engine"])
+        engines = getattr(self.router, "engines", dict)()
+        for name, engine in engines.items():
+            layer = engine
+            while layer is not None and not hasattr(layer, "stats"):
+                layer = layer.__dict__.get("inner")
+            if layer is not None:
+                calls.add_metric([name.split(":")[0]], layer.stats.calls)
+                batches.add_metric([name.split(":")[0]], layer.stats.batches)
+        yield calls
+        yield batches
+
+
 @dataclass
 class ServiceState:
     settings: Settings

@@ -1,0 +1,151 @@
+"""Translation memory: a segment-level cache layer around any engine.
+
+The key holds everything that changes the engine's output: engine, model and its revision, source, target,
+decoding options, and the segment exactly as the engine receives it. That is the segment *after* glossary
+protection, so the glossary needs no place in the key: a glossary change that protects other spans changes the
+segment itself, and a changed target form is applied after the memory, when placeholders are restored. Keys are
+structured (a JSON list, hashed), so two different inputs never share an entry (``["a|b"]`` vs ``["a", "b"]``).
+
+Two stores: an in-process LRU bounded in bytes (default), and Redis, shared by every worker, where entries
+expire after ``memory_ttl_s`` (bound its size with Redis's own ``maxmemory`` and ``allkeys-lru``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Protocol
+
+from service.engines.base import DecodeOptions, Engine, Hypothesis, SegmentTranslation
+
+KEY_VERSION = 1
+
+
+class MemoryStore(Protocol):
+    hits: int
+    misses: int
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    def put_many(self, items: dict[str, bytes]) -> None: ...
+
+
+def make_key(engine: str, model: str, revision: str, source: str, target: str, options: DecodeOptions,
+             segment: str) -> str:
+    opts = asdict(options)
+    opts.pop("use_memory", None)
+    raw = json.dumps([KEY_VERSION, engine, model, revision, source, target, opts, segment], ensure_ascii=False,
+                     sort_keys=True)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def encode(t: SegmentTranslation) -> bytes:
+    return json.dumps([[[h.text, h.score] for h in t.hypotheses], t.input_tokens, t.output_tokens],
+                      ensure_ascii=False).encode("utf-8")
+
+
+def decode(data: bytes) -> SegmentTranslation:
+    hyps, inp, out = json.loads(data)
+    return SegmentTranslation([Hypothesis(text, score) for text, score in hyps], inp, out, {"memory": True})
+
+
+class LruMemory:
+    """In-process, bounded in bytes (keys and values), least recently used out first. Thread-safe."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = self.misses = 0
+        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        out: list[bytes | None] = []
+        with self._lock:
+            for k in keys:
+                value = self._data.get(k)
+                if value is None:
+                    self.misses += 1
+                else:
+                    self._data.move_to_end(k)
+                    self.hits += 1
+                out.append(value)
+        return out
+
+    def put_many(self, items: dict[str, bytes]) -> None:
+        with self._lock:
+            for k, v in items.items():
+                cost = len(k) + len(v)
+                if cost > self.max_bytes:
+                    continue
+                if k in self._data:
+                    self.size -= len(k) + len(self._data.pop(k))
+                self._data[k] = v
+                self.size += cost
+                while self.size > self.max_bytes:
+                    old_k, old_v = self._data.popitem(last=False)
+                    self.size -= len(old_k) + len(old_v)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class RedisMemory:
+    """Shared by every worker of every machine that uses the same Redis."""
+
+    PREFIX = "asean-mt:tm:"
+
+    def __init__(self, url: str, ttl_s: int):
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.ttl_s = ttl_s
+        self.hits = self.misses = 0
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        values = self.client.mget([self.PREFIX + k for k in keys])
+        found = sum(v is not None for v in values)
+        self.hits += found
+        self.misses += len(values) - found
+        return list(values)
+
+    def put_many(self, items: dict[str, bytes]) -> None:
+        if items:
+            pipe = self.client.pipeline(transaction=False)
+            for k, v in items.items():
+                pipe.set(self.PREFIX + k, v, ex=self.ttl_s)
+            pipe.execute()
+
+
+class CachingEngine:
+    """Engine wrapper: segments found in the memory skip the engine; the rest are translated and stored."""
+
+    def __init__(self, inner: Engine, memory: MemoryStore, revision: str):
+        self.inner = inner
+        self.memory = memory
+        self.revision = revision
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def translate(self, segments: Sequence[str], source: str, target: str,
+                  options: DecodeOptions) -> list[SegmentTranslation]:
+        if not segments or not options.use_memory:
+            return self.inner.translate(segments, source, target, options)
+        keys = [make_key(self.inner.name, self.inner.model, self.revision, source, target, options, s)
+                for s in segments]
+        found = self.memory.get_many(keys)
+        results: list[SegmentTranslation | None] = [decode(v) if v is not None else None for v in found]
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            fresh = self.inner.translate([segments[i] for i in missing], source, target, options)
+            for i, t in zip(missing, fresh, strict=True):
+                results[i] = t
+            self.memory.put_many({keys[i]: encode(t) for i, t in zip(missing, fresh, strict=True)})
+        return results  # type: ignore[return-value]

@@ -68,6 +68,10 @@ class Settings:
     #: Input tokens of a segment when the model itself declares no limit (Marian/NLLB declare 512/1024);
     #: longer segments are split at safe points and flagged.
     default_max_input_tokens: int = 512
+    #: Output length bound when a request sets none: ratio x the longest input of the batch + extra tokens.
+    #: Translations are rarely over twice their source; the bound stops a model that never emits its end token.
+    max_output_ratio: float = 2.0
+    max_output_extra: int = 10
     #: Timeout for one Apertium call (seconds); a stuck subprocess must not hold a worker forever.
     apertium_timeout_s: float = 60.0
 
@@ -111,8 +115,10 @@ class Settings:
     secret_key_file: Path = field(default_factory=lambda: _default_models_dir().parent / "secret_key")
     #: gunicorn workers; each holds its own copy of every model, so more workers cost memory, not speed.
     workers: int = 1
-    #: request threads per worker: waiting requests queue inside the engines, which use the cores.
-    server_threads: int = 4
+    #: request threads per worker. Threads mostly wait (in the micro-batcher, on the engine, on the network),
+    #: and concurrent requests can only share an engine batch if each has a thread: 32 lets 32 one-sentence
+    #: requests form one batch. The cores are used by the engines' own threads, not these.
+    server_threads: int = 32
     #: seconds a request may take before gunicorn restarts the worker, and the grace period on SIGTERM.
     request_timeout_s: int = 300
     graceful_timeout_s: int = 60

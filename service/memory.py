@@ -93,6 +93,11 @@ class LruMemory:
     def __len__(self) -> int:
         return len(self._data)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.size = 0
+
 
 class RedisMemory:
     """Shared by every worker of every machine that uses the same Redis."""

@@ -42,16 +42,16 @@ class Shape:
 
 TINY = Shape()
 #: Helsinki-NLP/opus-mt-id-en: d_model 512, 6+6 layers, 8 heads, FFN 2048, 54,796-entry vocabulary.
-OPUS_MT_ID_EN = Shape(d_model=512, layers=6, heads=8, ffn=2048, vocab_size=400, marian_vocab=54796,
+OPUS_MT_ID_EN = Shape(d_model=512, layers=6, heads=8, ffn=2048, vocab_size=8000, marian_vocab=54796,
                       max_positions=512)
 
 
 def train_spm(directory: Path, vocab_size: int, model_type: str = "unigram",
-              ids: tuple[int, int, int, int] = (-1, 0, 1, 2)) -> Path:
-    """Train a SentencePiece model on :data:`CORPUS`; ``ids`` are (bos, pad, eos, unk)."""
+              ids: tuple[int, int, int, int] = (-1, 0, 1, 2), lines: list[str] | None = None) -> Path:
+    """Train a SentencePiece model on ``lines`` (default :data:`CORPUS`); ``ids`` are (bos, pad, eos, unk)."""
     directory.mkdir(parents=True, exist_ok=True)
     corpus = directory / "corpus.txt"
-    corpus.write_text("\n".join(CORPUS * 3) + "\n", encoding="utf-8")
+    corpus.write_text("\n".join(lines or CORPUS * 3) + "\n", encoding="utf-8")
     prefix = directory / "spm"
     spm.SentencePieceTrainer.train(
         input=str(corpus), model_prefix=str(prefix), vocab_size=vocab_size, model_type=model_type,
@@ -62,14 +62,16 @@ def train_spm(directory: Path, vocab_size: int, model_type: str = "unigram",
     return prefix.with_suffix(".model")
 
 
-def build_marian(out: Path, shape: Shape = TINY, target_tokens: list[str] | None = None) -> Path:
-    """A MarianMT model; ``target_tokens`` like ``['>>zsm_Latn<<']`` makes it multi-target."""
+def build_marian(out: Path, shape: Shape = TINY, target_tokens: list[str] | None = None,
+                 corpus: list[str] | None = None) -> Path:
+    """A MarianMT model; ``target_tokens`` like ``['>>zsm_Latn<<']`` makes it multi-target; ``corpus`` trains
+    its SentencePiece model (benchmarks use real text, so that sentences have realistic token counts)."""
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        model_file = train_spm(Path(tmp), shape.vocab_size)
+        model_file = train_spm(Path(tmp), shape.vocab_size, lines=corpus)
         sp = spm.SentencePieceProcessor(model_file=str(model_file))
         pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
         vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}

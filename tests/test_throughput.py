@@ -53,7 +53,7 @@ def run_threads(n: int, fn) -> list:
         barrier.wait()
         try:
             out[i] = fn(i)
-        except Exception as exc:  # noqa: BLE001 - collected for the assertions
+        except Exception as exc:
             out[i] = exc
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]

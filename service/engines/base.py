@@ -17,7 +17,8 @@ class DecodeOptions:
     #: Hypotheses to return per segment (<= beam_size). The glossary layer uses them to prefer one that
     #: keeps every protected term.
     n_best: int = 1
-    #: Output length bound; None lets the engine derive one from the input (2 x input + 10 tokens).
+    #: Output length bound; None lets the engine derive one from the input (settings max_output_ratio x the
+    #: longest input + max_output_extra, by default 2 x input + 10 tokens).
     max_output_tokens: int | None = None
     #: Lower bound on output tokens; used by benchmarks to fix the output length of random models.
     min_output_tokens: int = 0

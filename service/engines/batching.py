@@ -6,6 +6,9 @@ milliseconds) into one engine batch whose padded size (longest segment x segment
 ``max_batch_tokens``; each caller gets its own results back. While the engine is busy, new calls queue up,
 so under load batches fill without any waiting at all.
 
+The wait is only paid under load: when the engine has been idle for longer than ``max_wait_s`` (a lone
+request), the call goes to the engine at once, so a single client sees no added latency.
+
 A failing batch is retried call by call, so one bad request never fails its batch-mates.
 """
 
@@ -47,6 +50,7 @@ class _Lane:
         self.owner, self.source, self.target, self.options = owner, source, target, options
         self.queue: list[_Call] = []
         self.cond = threading.Condition()
+        self.last_busy = 0.0  # when the engine last finished a batch of this lane
         self.thread = threading.Thread(target=self._run, name=f"batch-{source}-{target}", daemon=True)
         self.thread.start()
 
@@ -61,7 +65,8 @@ class _Lane:
         with self.cond:
             while not self.queue:
                 self.cond.wait()
-            deadline = time.monotonic() + self.owner.max_wait_s
+            idle = time.monotonic() - self.last_busy > self.owner.max_wait_s
+            deadline = time.monotonic() + (0.0 if idle and len(self.queue) == 1 else self.owner.max_wait_s)
             while True:
                 longest = max(c.longest for c in self.queue)
                 size = longest * sum(len(c.segments) for c in self.queue)
@@ -101,8 +106,9 @@ class _Lane:
                         try:
                             call.result = self.owner.inner.translate(call.segments, self.source, self.target,
                                                                      self.options)
-                        except BaseException as single:  # noqa: BLE001 - handed to the caller
+                        except BaseException as single:
                             call.error = single
+            self.last_busy = time.monotonic()
             for call in batch:
                 call.done.set()
 

@@ -25,12 +25,13 @@ class CTranslate2Engine:
     name = "ctranslate2"
 
     def __init__(self, adapter: HFAdapter, ct2_dir: Path, device: str = "auto", compute_type: str = "auto",
-                 threads: tuple[int, int] = (1, 1)):
+                 threads: tuple[int, int] = (1, 1), output_bound: tuple[float, int] = (2.0, 10)):
         import ctranslate2
 
         self.adapter = adapter
         self.model = adapter.info.id
         self.max_input_tokens = adapter.max_input_tokens
+        self.output_bound = output_bound
         self.device = resolve_device(device)
         if compute_type == "auto":
             compute_type = "float16" if self.device == "cuda" else "int8"
@@ -66,7 +67,8 @@ class CTranslate2Engine:
         tok = self.adapter.tokenizer
         tokens = [tok.convert_ids_to_tokens(i) for i in ids]
         longest = max(len(t) for t in tokens)
-        max_len = min(options.max_output_tokens or 2 * longest + 10, self.adapter.max_output_tokens)
+        ratio, extra = self.output_bound
+        max_len = min(options.max_output_tokens or int(ratio * longest) + extra, self.adapter.max_output_tokens)
         try:
             results = self.translator.translate_batch(
                 tokens,

@@ -149,8 +149,8 @@ class EngineRouter:
             from service.engines.ctranslate2 import CTranslate2Engine
 
             return CTranslate2Engine(self._adapter(candidate), self.store.ct2_dir(candidate.model.id),
-                                     s.device, s.compute_type, s.threads)
+                                     s.device, s.compute_type, s.threads, (s.max_output_ratio, s.max_output_extra))
         from service.engines.transformers import TransformersEngine
 
         return TransformersEngine(self._adapter(candidate), self.store.hf_dir(candidate.model.id), s.device,
-                                  s.threads)
+                                  s.threads, (s.max_output_ratio, s.max_output_extra))

@@ -17,13 +17,15 @@ log = logging.getLogger(__name__)
 class TransformersEngine:
     name = "transformers"
 
-    def __init__(self, adapter: HFAdapter, hf_dir: Path, device: str = "auto", threads: tuple[int, int] = (1, 1)):
+    def __init__(self, adapter: HFAdapter, hf_dir: Path, device: str = "auto", threads: tuple[int, int] = (1, 1),
+                 output_bound: tuple[float, int] = (2.0, 10)):
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
         self.adapter = adapter
         self.model = adapter.info.id
         self.max_input_tokens = adapter.max_input_tokens
+        self.output_bound = output_bound
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
@@ -63,7 +65,8 @@ class TransformersEngine:
         extra = 1 if prefix_token else 0  # the forced language token counts as a new token here
         kwargs: dict[str, Any] = {
             "num_beams": beams, "num_return_sequences": n_best, "do_sample": False,
-            "max_new_tokens": extra + min(options.max_output_tokens or 2 * longest + 10,
+            "max_new_tokens": extra + min(options.max_output_tokens
+                                          or int(self.output_bound[0] * longest) + self.output_bound[1],
                                           self.adapter.max_output_tokens),
             "min_new_tokens": (options.min_output_tokens + extra) if options.min_output_tokens else None,
             "return_dict_in_generate": True, "output_scores": True,

@@ -46,7 +46,7 @@ class EngineLayersCollector:
     def __init__(self, router: object):
         self.router = router
 
-    def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
+    def collect(self):
         from prometheus_client.core import CounterMetricFamily
 
         memory = getattr(self.router, "memory", None)

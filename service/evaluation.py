@@ -34,7 +34,8 @@ class EvalReport:
                 f"output tokens/s ({self.seconds:.1f} s)")
 
 
-def _lines(path: Path, limit: int | None) -> list[str]:
+def read_lines(path: Path, limit: int | None = None) -> list[str]:
+    """The lines of a UTF-8 text file (the first ``limit`` of them), or a clear InvalidInput."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -46,7 +47,7 @@ def evaluate(pipeline: Pipeline, src: Path, ref: Path, source: str, target: str,
              options: DecodeOptions | None = None) -> EvalReport:
     import sacrebleu
 
-    sources, refs = _lines(src, limit), _lines(ref, limit)
+    sources, refs = read_lines(src, limit), read_lines(ref, limit)
     if len(sources) != len(refs):
         raise InvalidInput(f"{src} has {len(sources)} lines but {ref} has {len(refs)}; they must be aligned.")
     if not sources:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 from service.engines.base import DecodeOptions, Hypothesis, SegmentTranslation
-from service.engines.hf import HFAdapter
+from service.engines.hf import AdapterEngine, HFAdapter
 from service.errors import EngineFailed, ModelInvalid
 
 log = logging.getLogger(__name__)
@@ -21,17 +20,14 @@ def resolve_device(device: str) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
-class CTranslate2Engine:
+class CTranslate2Engine(AdapterEngine):
     name = "ctranslate2"
 
     def __init__(self, adapter: HFAdapter, ct2_dir: Path, device: str = "auto", compute_type: str = "auto",
                  threads: tuple[int, int] = (1, 1), output_bound: tuple[float, int] = (2.0, 10)):
         import ctranslate2
 
-        self.adapter = adapter
-        self.model = adapter.info.id
-        self.max_input_tokens = adapter.max_input_tokens
-        self.output_bound = output_bound
+        super().__init__(adapter, output_bound)
         self.device = resolve_device(device)
         if compute_type == "auto":
             compute_type = "float16" if self.device == "cuda" else "int8"
@@ -46,29 +42,11 @@ class CTranslate2Engine:
             raise ModelInvalid(f"The CTranslate2 model in {ct2_dir} cannot be loaded "
                                f"({exc.__class__.__name__}); pull or add {self.model} again.") from exc
 
-    def count_tokens(self, text: str, source: str, target: str) -> int:
-        return self.adapter.count_tokens(text, source, target)
-
-    def count_raw_tokens(self, text: str) -> int:
-        return len(self.adapter.encode_raw([text])[0])
-
-    def translate(self, segments: Sequence[str], source: str, target: str,
-                  options: DecodeOptions) -> list[SegmentTranslation]:
-        if not segments:
-            return []
-        ids = self.adapter.encode(list(segments), source, target)
-        return self._decode(ids, self.adapter.target_token(target), options)
-
-    def generate(self, texts: Sequence[str], options: DecodeOptions) -> list[SegmentTranslation]:
-        return self._decode(self.adapter.encode_raw(list(texts)), None, options) if texts else []
-
-    def _decode(self, ids: list[list[int]], prefix_token: str | None,
-                options: DecodeOptions) -> list[SegmentTranslation]:
+    def _run(self, ids: list[list[int]], prefix_token: str | None,
+             options: DecodeOptions) -> list[SegmentTranslation]:
         tok = self.adapter.tokenizer
         tokens = [tok.convert_ids_to_tokens(i) for i in ids]
-        longest = max(len(t) for t in tokens)
-        ratio, extra = self.output_bound
-        max_len = min(options.max_output_tokens or int(ratio * longest) + extra, self.adapter.max_output_tokens)
+        max_len = self.max_output(options, max(len(t) for t in tokens))
         try:
             results = self.translator.translate_batch(
                 tokens,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from service import languages
 from service.catalog import ModelInfo
+from service.engines.base import DecodeOptions, SegmentTranslation
 from service.errors import ModelInvalid, UnsupportedPair
 from service.prompts import load_prompt
 
@@ -104,3 +106,41 @@ class HFAdapter:
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False).strip()
+
+
+class AdapterEngine:
+    """What CTranslate2 and transformers engines share: language signalling through the adapter, the output
+    bound, and raw generation for summarisation. Subclasses implement ``_run`` (token ids in, results out)."""
+
+    name = "adapter"
+
+    def __init__(self, adapter: HFAdapter, output_bound: tuple[float, int]):
+        self.adapter = adapter
+        self.model = adapter.info.id
+        self.max_input_tokens = adapter.max_input_tokens
+        self.output_bound = output_bound
+
+    def max_output(self, options: DecodeOptions, longest_input: int) -> int:
+        """The request's bound, or ratio x the longest input + extra; never past the model's positions."""
+        ratio, extra = self.output_bound
+        return min(options.max_output_tokens or int(ratio * longest_input) + extra, self.adapter.max_output_tokens)
+
+    def count_tokens(self, text: str, source: str, target: str) -> int:
+        return self.adapter.count_tokens(text, source, target)
+
+    def count_raw_tokens(self, text: str) -> int:
+        return len(self.adapter.encode_raw([text])[0])
+
+    def translate(self, segments: Sequence[str], source: str, target: str,
+                  options: DecodeOptions) -> list[SegmentTranslation]:
+        if not segments:
+            return []
+        ids = self.adapter.encode(list(segments), source, target)
+        return self._run(ids, self.adapter.target_token(target), options)
+
+    def generate(self, texts: Sequence[str], options: DecodeOptions) -> list[SegmentTranslation]:
+        return self._run(self.adapter.encode_raw(list(texts)), None, options) if texts else []
+
+    def _run(self, ids: list[list[int]], prefix_token: str | None,
+             options: DecodeOptions) -> list[SegmentTranslation]:
+        raise NotImplementedError

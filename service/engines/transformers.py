@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from service.engines.base import DecodeOptions, Hypothesis, SegmentTranslation
-from service.engines.hf import HFAdapter
+from service.engines.hf import AdapterEngine, HFAdapter
 from service.errors import EngineFailed, ModelInvalid
 
 log = logging.getLogger(__name__)
 
 
-class TransformersEngine:
+class TransformersEngine(AdapterEngine):
     name = "transformers"
 
     def __init__(self, adapter: HFAdapter, hf_dir: Path, device: str = "auto", threads: tuple[int, int] = (1, 1),
@@ -22,10 +21,7 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
-        self.adapter = adapter
-        self.model = adapter.info.id
-        self.max_input_tokens = adapter.max_input_tokens
-        self.output_bound = output_bound
+        super().__init__(adapter, output_bound)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
@@ -37,24 +33,8 @@ class TransformersEngine:
             raise ModelInvalid(f"The model {self.model} in {hf_dir} cannot be loaded "
                                f"({exc.__class__.__name__}); pull or add it again.") from exc
 
-    def count_tokens(self, text: str, source: str, target: str) -> int:
-        return self.adapter.count_tokens(text, source, target)
-
-    def count_raw_tokens(self, text: str) -> int:
-        return len(self.adapter.encode_raw([text])[0])
-
-    def translate(self, segments: Sequence[str], source: str, target: str,
-                  options: DecodeOptions) -> list[SegmentTranslation]:
-        if not segments:
-            return []
-        ids = self.adapter.encode(list(segments), source, target)
-        return self._generate(ids, self.adapter.target_token(target), options)
-
-    def generate(self, texts: Sequence[str], options: DecodeOptions) -> list[SegmentTranslation]:
-        return self._generate(self.adapter.encode_raw(list(texts)), None, options) if texts else []
-
-    def _generate(self, ids: list[list[int]], prefix_token: str | None,
-                  options: DecodeOptions) -> list[SegmentTranslation]:
+    def _run(self, ids: list[list[int]], prefix_token: str | None,
+             options: DecodeOptions) -> list[SegmentTranslation]:
         import torch
 
         tok = self.adapter.tokenizer
@@ -65,9 +45,7 @@ class TransformersEngine:
         extra = 1 if prefix_token else 0  # the forced language token counts as a new token here
         kwargs: dict[str, Any] = {
             "num_beams": beams, "num_return_sequences": n_best, "do_sample": False,
-            "max_new_tokens": extra + min(options.max_output_tokens
-                                          or int(self.output_bound[0] * longest) + self.output_bound[1],
-                                          self.adapter.max_output_tokens),
+            "max_new_tokens": extra + self.max_output(options, longest),
             "min_new_tokens": (options.min_output_tokens + extra) if options.min_output_tokens else None,
             "return_dict_in_generate": True, "output_scores": True,
             # Like CTranslate2, do not force an end token at the length limit: the text is the same (the

@@ -16,6 +16,7 @@ import regex
 
 from service import languages
 from service.errors import InvalidInput
+from service.evaluation import read_lines
 from service.terminology.enforce import TermLayer
 from service.terminology.matcher import bounded
 
@@ -52,14 +53,6 @@ def _count(text: str, form: str, target: str, case_sensitive: bool) -> int:
     return len(regex.findall(bounded(regex.escape(form), languages.get(target).no_spaces), text, flags))
 
 
-def _read(path: Path, limit: int | None) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"Cannot read {path} as UTF-8 text.") from exc
-    return lines[:limit] if limit else lines
-
-
 def score(layer: TermLayer, sources: list[str], refs: list[str], hyps: list[str], source: str,
           target: str) -> TermAccuracy:
     if not len(sources) == len(refs) == len(hyps):
@@ -89,9 +82,9 @@ def score(layer: TermLayer, sources: list[str], refs: list[str], hyps: list[str]
 def evaluate_terms(layer: TermLayer, src: Path, ref: Path, source: str, target: str, hyp: Path | None = None,
                    pipeline=None, limit: int | None = None) -> TermAccuracy:
     """Score ``hyp``, or (without it) the pipeline's translation of ``src`` with this glossary layer."""
-    sources, refs = _read(src, limit), _read(ref, limit)
+    sources, refs = read_lines(src, limit), read_lines(ref, limit)
     if hyp is not None:
-        hyps = _read(hyp, limit)
+        hyps = read_lines(hyp, limit)
     else:
         from service.pipeline import TranslationRequest
 

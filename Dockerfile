@@ -18,7 +18,7 @@ RUN pip install --no-cache-dir . && pip uninstall -y asean-mt
 FROM python:3.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends apertium apertium-ind-zlm \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 10001 app && mkdir /models && chown app /models
+    && useradd --create-home --uid 10001 app && mkdir /models /data && chown app /models /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=app service ./service
@@ -26,8 +26,9 @@ COPY --chown=app prompts ./prompts
 COPY --chown=app glossary ./glossary
 COPY --chown=app examples ./examples
 ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app ASEAN_MT_MODELS_DIR=/models PYTHONUNBUFFERED=1 \
-    HF_HOME=/models/.hf-cache
-VOLUME /models
+    HF_HOME=/models/.hf-cache ASEAN_MT_DATA_DIR=/data ASEAN_MT_SECRET_KEY_FILE=/data/secret_key
+# /models: pulled models; /data: the embedded job store and broker (SQLite), kept across restarts.
+VOLUME /models /data
 USER app
 EXPOSE 8000
 # Ready only once the engines are loaded (models can take a minute); /healthz would only say "alive".

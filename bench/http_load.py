@@ -2,11 +2,12 @@
 
 Two servers (`python -m service serve`, one gunicorn worker with 64 threads, the opus-mt-id-en-shape model on
 CTranslate2, greedy, translation memory off so that every request reaches the engine) differ only in
-``micro_batch_wait_ms`` (5 vs 0). wrk sends single-sentence requests, each sentence distinct (TICO-19 sentences
-of 25-35 tokens, numbered), at concurrency 1, 8 and 32, on loopback, bounded in time; the two servers are
-alternated at every step of every round (only one is under load at a time: after each run, the requests still in
-flight are waited for before the next run starts). Random weights never emit the end
-token, so the output bound is set to input + 4 tokens (``max_output_ratio=1``), about a real model's length.
+``micro_batch_wait_ms`` (``--wait-ms``, default 20, vs 0). wrk sends single-sentence requests, each sentence
+distinct (TICO-19 sentences of 25-35 tokens, numbered), at concurrency 1, 8 and 32, on loopback, bounded in
+time; the two servers are alternated at every step of every round (only one is under load at a time: after
+each run, the requests still in flight are waited for before the next run starts). Random weights never emit
+the end token, so the output bound is set to input + 4 tokens (``max_output_ratio=1``), about a real model's
+length.
 Reports requests/s and p50/p99 latency (medians over rounds).
 
     apt-get install wrk
@@ -111,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=int, default=12)
+    parser.add_argument("--wait-ms", type=float, default=20.0, help="micro_batch_wait_ms of the 'on' server")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "http-cpu.md")
     args = parser.parse_args()
     models_dir = ensure_model(OPUS, OPUS_MT_ID_EN)
@@ -120,7 +122,7 @@ def main() -> None:
     script.write_text(LUA % ", ".join(f'"{s}"' for s in sentences), encoding="utf-8")
     data = Path(tempfile.mkdtemp(dir=CACHE))
     ports = {"off": free_port(), "on": free_port()}
-    servers = {mode: start(port, 5.0 if mode == "on" else 0.0, models_dir, catalog, data)
+    servers = {mode: start(port, args.wait_ms if mode == "on" else 0.0, models_dir, catalog, data)
                for mode, port in ports.items()}
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
@@ -151,7 +153,9 @@ def main() -> None:
              "- random weights never emit the end token: the output bound is input + 4 tokens "
              "(`max_output_ratio=1`, `max_output_extra=4`), about what a real model writes, so each request does a "
              "fixed, realistic amount of decoding",
-             f"- command: `python bench/http_load.py --rounds {args.rounds} --duration {args.duration}`", "",
+             f"- micro_batch_wait_ms: {args.wait_ms:g} (on) vs 0 (off)",
+             f"- command: `python bench/http_load.py --rounds {args.rounds} --duration {args.duration} "
+             f"--wait-ms {args.wait_ms:g}`", "",
              "| concurrency | batching | requests/s | p50 latency | p99 latency | errors |",
              "| --- | --- | --- | --- | --- | --- |"]
     for c in (1, 8, 32):

@@ -76,9 +76,10 @@ class Settings:
     apertium_timeout_s: float = 60.0
 
     # -- throughput ----------------------------------------------------------------------------------------
-    #: Cross-request micro-batching: how long the first call waits for others to join its engine batch.
-    #: 5 ms is ~2% of a one-sentence translation on CPU; 0 turns batching off.
-    micro_batch_wait_ms: float = 5.0
+    #: Cross-request micro-batching: the longest a call waits for others to join its engine batch. Only paid
+    #: under load (an idle engine takes a lone call at once), and cut short once as many calls are queued as
+    #: the last batch held; 20 ms is ~5% of a one-sentence translation on CPU. 0 turns batching off.
+    micro_batch_wait_ms: float = 20.0
     #: Translation memory: "lru" (in-process), "redis" (shared through redis_url) or "off".
     memory: str = "lru"
     #: Bytes the in-process memory may hold: 256 MiB is ~500,000 sentences with their translations.

@@ -7,7 +7,9 @@ milliseconds) into one engine batch whose padded size (longest segment x segment
 so under load batches fill without any waiting at all.
 
 The wait is only paid under load: when the engine has been idle for longer than ``max_wait_s`` (a lone
-request), the call goes to the engine at once, so a single client sees no added latency.
+request), the call goes to the engine at once, so a single client sees no added latency. Under load it ends as
+soon as as many calls are queued as the previous batch held (those callers tend to come back together, but
+spread out by the time each takes to parse its request), or the budget is full, or ``max_wait_s`` has passed.
 
 A failing batch is retried call by call, so one bad request never fails its batch-mates.
 """
@@ -51,6 +53,7 @@ class _Lane:
         self.queue: list[_Call] = []
         self.cond = threading.Condition()
         self.last_busy = 0.0  # when the engine last finished a batch of this lane
+        self.last_calls = 1  # how many calls that batch held
         self.thread = threading.Thread(target=self._run, name=f"batch-{source}-{target}", daemon=True)
         self.thread.start()
 
@@ -67,11 +70,12 @@ class _Lane:
                 self.cond.wait()
             idle = time.monotonic() - self.last_busy > self.owner.max_wait_s
             deadline = time.monotonic() + (0.0 if idle and len(self.queue) == 1 else self.owner.max_wait_s)
+            expected = 1 if idle else self.last_calls
             while True:
                 longest = max(c.longest for c in self.queue)
                 size = longest * sum(len(c.segments) for c in self.queue)
                 left = deadline - time.monotonic()
-                if size >= budget or left <= 0:
+                if size >= budget or left <= 0 or (len(self.queue) >= expected > 1):
                     break
                 self.cond.wait(left)
             batch: list[_Call] = []
@@ -109,6 +113,7 @@ class _Lane:
                         except BaseException as single:
                             call.error = single
             self.last_busy = time.monotonic()
+            self.last_calls = len(batch)
             for call in batch:
                 call.done.set()
 

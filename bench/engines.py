@@ -54,7 +54,7 @@ def rss_in_fresh_process(engine: str, model: str, settings: Settings) -> float:
     """RSS growth from building one engine (and translating one sentence), in a new process: what a worker
     pays for holding that model."""
     code = (
-        "import sys; sys.path.insert(0, 'bench'); from common import rss_mib; before = rss_mib()\n"
+        "import sys; sys.path.insert(0, 'bench'); from common import rss_mib\n"
         "from service.catalog import Candidate, Catalog; from service.config import Settings\n"
         "from service.engines.router import EngineRouter; from service.engines.base import DecodeOptions\n"
         f"s = Settings(models_dir={str(settings.models_dir)!r}, catalog_path={str(settings.catalog_path)!r}, "

@@ -229,3 +229,14 @@ def test_cli_batch_translates_a_folder_and_resumes_after_interruption(tmp_path: 
     assert max(row["attempts"] for row in rows) <= 2  # finished documents were not redone
     assert (out / "ms" / "berita-07.txt").read_text(encoding="utf-8") == (
         "Mesyuarat Tahunan ASCN ke-7 di Kuala Lumpur.\n\nKementerian Dalam Negeri hadir.")
+
+
+def test_many_processes_opening_a_new_store_at_once(tmp_path: Path) -> None:
+    """Workers starting together against a fresh store must not trip over each other's schema creation."""
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    code = f"from service.jobs.store import JobStore; JobStore({url!r}); print('ok')"
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outs]
+    assert JobStore(url).list_jobs() == []

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, stream_with_context, url_for
 from pydantic import Field, field_validator
 
+from service import languages
 from service.errors import InvalidInput, ServiceError
 from service.http.bodies import parse_json, validate
 from service.http.errors import ApiError, status_for
@@ -55,7 +56,7 @@ def _key() -> str | None:
     return key
 
 
-def _from_form(state: ServiceState) -> tuple[list[NewDocument], dict[str, Any]]:
+def _from_form() -> tuple[list[NewDocument], dict[str, Any]]:
     docs: list[NewDocument] = []
     for upload in request.files.getlist("files"):
         if upload.filename:
@@ -78,7 +79,7 @@ def create_job() -> Response:
     state.keys.identify()
     key = _key()
     if request.mimetype == "multipart/form-data":
-        docs, options = _from_form(state)
+        docs, options = _from_form()
         job, created = jobs.submit(docs, options["targets"], options["source"], options["glossaries"],
                                    idempotency_key=key)
     else:
@@ -127,12 +128,16 @@ def cancel_job(job_id: str) -> Response:
 
 
 # -- web pages -----------------------------------------------------------------------------------------
-@bp.get("/jobs")
-def jobs_page() -> Response | str:
-    state = current_service()
+def _jobs_page(state: ServiceState, error: str | None = None) -> str:
     jobs = _jobs(state)
     return render_template("jobs.html", jobs=[jobs.status(j.id) for j in jobs.store.list_jobs()],
-                           csrf_token=csrf_token(), languages=_languages(), glossaries=_glossary_names(state))
+                           csrf_token=csrf_token(), languages=list(languages.LANGUAGES.values()),
+                           glossaries=state.pipeline.glossaries.usable(), error=error)
+
+
+@bp.get("/jobs")
+def jobs_page() -> str:
+    return _jobs_page(current_service())
 
 
 @bp.post("/jobs")
@@ -142,14 +147,12 @@ def jobs_submit() -> Response | tuple[str, int]:
     request.max_content_length = state.settings.max_job_bytes + UPLOAD_OVERHEAD
     check_csrf()
     try:
-        docs, options = _from_form(state)
+        docs, options = _from_form()
         if not docs:
             raise InvalidInput("Choose at least one file (.txt, .jsonl, .csv).")
         job, _ = jobs.submit(docs, options["targets"], options["source"], options["glossaries"])
     except ServiceError as exc:
-        return render_template("jobs.html", jobs=[jobs.status(j.id) for j in jobs.store.list_jobs()],
-                               csrf_token=csrf_token(), languages=_languages(), glossaries=_glossary_names(state),
-                               error=exc.message), status_for(exc)
+        return _jobs_page(state, exc.message), status_for(exc)
     return redirect(url_for("jobs.job_page", job_id=job.id), code=303)
 
 
@@ -158,13 +161,3 @@ def job_page(job_id: str) -> str:
     state = current_service()
     return render_template("job.html", job=_jobs(state).status(job_id))
 
-
-def _languages():
-    from service import languages
-
-    return list(languages.LANGUAGES.values())
-
-
-def _glossary_names(state: ServiceState) -> list[str]:
-    store = state.pipeline.glossaries
-    return [n for n in store.names() if n in store.glossaries]

@@ -72,7 +72,7 @@ def _page(status: int = 200, **context) -> Response:
         s.default_glossary_names), "summary": False, "sentences": 2}
     response = make_response(render_template(
         "index.html", csrf_token=csrf_token(), languages=list(languages.LANGUAGES.values()),
-        glossaries=[n for n in store.names() if n in store.glossaries], values=defaults | context.pop("values", {}),
+        glossaries=store.usable(), values=defaults | context.pop("values", {}),
         limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight,
         language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
         **context), status)

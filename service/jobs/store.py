@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,12 +32,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from service.errors import ServiceError
 
 SCHEMA_VERSION = 1
+#: Tries at creating the schema while other processes may be creating it too (bounded: a real error surfaces).
+MIGRATE_ATTEMPTS = 5
 PENDING, DONE, FAILED, CANCELLED = "pending", "done", "failed", "cancelled"
 
 
@@ -152,13 +155,23 @@ class JobStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        Base.metadata.create_all(self.engine)
-        with self.sessions.begin() as s:
+        """Create the schema if needed. Several processes may open a new store at once (workers starting
+        together, a reader beside a writer): whoever records the version first wins, the others find it."""
+        for attempt in range(MIGRATE_ATTEMPTS):
+            try:
+                Base.metadata.create_all(self.engine)
+                with self.sessions.begin() as s:
+                    if s.scalar(select(func.max(SchemaInfo.version))) is None:
+                        s.add(SchemaInfo(version=SCHEMA_VERSION))
+                break
+            except (IntegrityError, OperationalError):  # another process is creating it right now
+                if attempt == MIGRATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        with self.sessions() as s:
             version = s.scalar(select(func.max(SchemaInfo.version)))
-            if version is None:
-                s.add(SchemaInfo(version=SCHEMA_VERSION))
-            elif version > SCHEMA_VERSION:
-                raise ServiceError(f"The job store was written by a newer version (schema {version}).")
+        if version is not None and version > SCHEMA_VERSION:
+            raise ServiceError(f"The job store was written by a newer version (schema {version}).")
 
     # -- submission ----------------------------------------------------------------------------------
     def create(self, spec: JobSpec, documents: Sequence[NewDocument],

@@ -227,6 +227,10 @@ class GlossaryStore:
     def names(self) -> list[str]:
         return sorted({*self.glossaries, *self.broken})
 
+    def usable(self) -> list[str]:
+        """Names of the glossaries that loaded without problems."""
+        return sorted(self.glossaries)
+
     def get(self, name: str) -> Glossary:
         if name in self.broken:
             raise self.broken[name]

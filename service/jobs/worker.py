@@ -94,6 +94,16 @@ def requeue_unfinished(app: Celery, store: JobStore, chunk: int) -> int:
     return n
 
 
+def prepare_embedded(settings: Settings) -> None:
+    """Create the embedded job store and broker tables once, before the web workers and the job worker start
+    using them together (SQLite schema creation from several processes at once can fail)."""
+    JobStore(settings.jobs_db)
+    app = create_celery(settings)
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=3)
+        app.amqp.queues[QUEUE].bind(conn.default_channel).declare()
+
+
 def run_worker(settings: Settings, concurrency: int, requeue: bool) -> None:
     """Run a worker in this process: a thread pool sharing one copy of the models."""
     app = create_celery(settings)

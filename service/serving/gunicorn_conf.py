@@ -48,6 +48,9 @@ def on_starting(server) -> None:
     import subprocess
     import sys
 
+    from service.jobs.worker import prepare_embedded
+
+    prepare_embedded(_settings)
     server.log.info("starting the embedded job worker (broker: SQLite in %s)", _settings.data_dir)
     _embedded.append(subprocess.Popen([sys.executable, "-m", "service", "worker", "--requeue", "--concurrency",
                                        "1"]))

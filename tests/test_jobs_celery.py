@@ -26,7 +26,8 @@ from tests.conftest import REPO
 from tests.test_serving import free_port, start, stop, wait_ready
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS = "redis://127.0.0.1:6379/9"
+#: A Redis database of its own (flushed by the tests); parallel checkouts set ASEAN_MT_TEST_REDIS_DB apart.
+REDIS = f"redis://127.0.0.1:6379/{os.environ.get('ASEAN_MT_TEST_REDIS_DB', '9')}"
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@
 #   bash scripts/image.sh run [runtime|full] [ARGS...]   # serve on :8000 (ASEAN_MT_IMAGE_PORT), volumes for /models, /data
 #   bash scripts/image.sh test                   # build both, then check them end to end (minutes)
 #   bash scripts/image.sh base                   # build the base image without a registry (debootstrap)
+#   bash scripts/image.sh stack-images           # Redis/PostgreSQL stand-ins from Debian (deploy/local-images)
+#   bash scripts/image.sh compose-test           # compose.yaml's stack end to end (podman-compose/docker compose)
 #
 # Where no registry answers, the Dockerfile's base image is built here: `debootstrap --variant=minbase
 # bookworm` from this machine's own Debian mirror, imported, with Debian's python3 on top, and tagged with the
@@ -19,7 +21,8 @@
 # Settings (environment): ASEAN_MT_IMAGE_ENGINE (docker|podman), ASEAN_MT_IMAGE (name, default
 # localhost/asean-mt), ASEAN_MT_IMAGE_CACHE (work folder outside the repo, default /var/tmp/asean-mt-image),
 # ASEAN_MT_IMAGE_BASE (auto|pull|debootstrap), ASEAN_MT_IMAGE_PORT (run: host port, default 8000),
-# ASEAN_MT_IMAGE_REPORT (test: also write the checks and figures to this markdown file).
+# ASEAN_MT_IMAGE_REPORT (test: also write the checks and figures to this markdown file), ASEAN_MT_IMAGE_COLD=1
+# (test: build the runtime image without the layer cache), ASEAN_MT_IMAGE_COMPOSE=0 (test: skip the stack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -155,6 +158,31 @@ ensure_base() {
   build_base
 }
 
+# The stack's Redis and PostgreSQL where no registry answers: Debian's packages on the debootstrap base.
+stack_images() {
+  local name file
+  for pair in "redis:7-bookworm redis" "postgres:15-bookworm postgres"; do
+    set -- $pair; name=$1; file=$2
+    image_exists "$name" && continue
+    if [ "$BASE_MODE" != debootstrap ] && timeout 120 "$ENGINE" pull -q "$name" >/dev/null 2>&1; then continue; fi
+    image_exists localhost/debian:bookworm-minbase || { BASE_MODE=debootstrap; ensure_base; }
+    log "building $name from Debian's packages (deploy/local-images/$file.Containerfile)"
+    "$ENGINE" build ${BUILD_FLAGS[@]+"${BUILD_FLAGS[@]}"} -t "$name" -f "deploy/local-images/$file.Containerfile" \
+      deploy/local-images >&2
+  done
+}
+
+compose_cmd() {
+  if [ "$ENGINE" = docker ] && docker compose version >/dev/null 2>&1; then echo "docker compose"
+  elif command -v podman-compose >/dev/null 2>&1; then echo podman-compose
+  elif [ -x "$CACHE/tools/bin/podman-compose" ]; then echo "$CACHE/tools/bin/podman-compose"
+  else
+    log "installing podman-compose into $CACHE/tools (pip)"
+    python3 -m venv "$CACHE/tools" && "$CACHE/tools/bin/pip" install -q podman-compose >&2 \
+      && echo "$CACHE/tools/bin/podman-compose"
+  fi
+}
+
 # -- pip's configuration, from this machine --------------------------------------------------------------
 # Writes $CACHE/pip/pip.conf (and points `cert` at the pipca secret) and sets PIP_SECRETS / PIP_MOUNTS.
 PIP_SECRETS=()
@@ -254,6 +282,7 @@ build() {  # build TARGET
   ensure_base
   pip_config
   flags=(--target "$target" -t "$IMAGE:$target" ${BUILD_FLAGS[@]+"${BUILD_FLAGS[@]}"} "${PIP_SECRETS[@]}")
+  [ "${NO_CACHE:-0}" = 1 ] && flags+=(--no-cache)
   local m
   for m in ${PIP_MOUNTS[@]+"${PIP_MOUNTS[@]}"}; do flags+=(-v "$m:$m:ro"); done
   log "building $IMAGE:$target"
@@ -276,11 +305,18 @@ case "${1:-}" in
        if [ $# -gt 0 ] && [[ "$1" =~ ^(runtime|full)$ ]]; then target=$1; shift; fi
        run "$target" "$@" ;;
   base) setup; BASE_MODE=debootstrap; ensure_base ;;
-  test) setup; export ENGINE IMAGE CACHE BASE_IMAGE; shift
-        build runtime; RUNTIME_SECONDS=$BUILD_SECONDS; RUNTIME_BYTES=$IMAGE_BYTES
+  stack-images) setup; stack_images ;;
+  compose-test) setup; image_exists "$IMAGE:runtime" || build runtime; stack_images
+        exec python3 scripts/image_checks.py --engine "$ENGINE" --image "$IMAGE" --compose-only \
+          --compose "$(compose_cmd)" ${ASEAN_MT_IMAGE_REPORT:+--report "$ASEAN_MT_IMAGE_REPORT"} ;;
+  test) setup; shift
+        # ASEAN_MT_IMAGE_COLD=1: the runtime image from scratch (no layer cache), for the build-time figure
+        NO_CACHE=${ASEAN_MT_IMAGE_COLD:-0} build runtime; RUNTIME_SECONDS=$BUILD_SECONDS; RUNTIME_BYTES=$IMAGE_BYTES
         build full; FULL_SECONDS=$BUILD_SECONDS; FULL_BYTES=$IMAGE_BYTES
+        compose=""
+        if [ "${ASEAN_MT_IMAGE_COMPOSE:-1}" = 1 ]; then stack_images; compose=$(compose_cmd); fi
         exec python3 scripts/image_checks.py --engine "$ENGINE" --image "$IMAGE" \
           --built "runtime=$RUNTIME_SECONDS:$RUNTIME_BYTES" --built "full=$FULL_SECONDS:$FULL_BYTES" \
-          ${ASEAN_MT_IMAGE_REPORT:+--report "$ASEAN_MT_IMAGE_REPORT"} "$@" ;;
+          ${compose:+--compose "$compose"} ${ASEAN_MT_IMAGE_REPORT:+--report "$ASEAN_MT_IMAGE_REPORT"} "$@" ;;
   *) sed -n '2,7p' "$0" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -204,7 +205,9 @@ def serve_checks(r: Report, eng: Engine, image: str, models: str, data: str) -> 
             if state in ("completed", "cancelled"):
                 break
             time.sleep(1)
-        results = urllib.request.urlopen(f"{base}/v1/jobs/{job_id}/results", timeout=30).read().decode() if job_id else ""
+        results = ""
+        if job_id:
+            results = urllib.request.urlopen(f"{base}/v1/jobs/{job_id}/results", timeout=30).read().decode()
         lines = [json.loads(x) for x in results.splitlines() if x.strip()]
         r.check("runtime: batch job through the embedded worker", state == "completed" and len(lines) == len(docs)
                 and all(x.get("state") == "done" for x in lines),
@@ -268,12 +271,70 @@ def restart_checks(r: Report, eng: Engine, run: list[str], name: str, base: str,
             and isinstance(body, dict) and body.get("state") == "completed")
 
 
+def compose_checks(r: Report, compose: list[str]) -> None:
+    """compose.yaml's stack, with Apertium only (empty models volume): two web replicas, two workers, Redis,
+    PostgreSQL. A job submitted through one replica is read through the other; the stack stops cleanly."""
+    project = f"asean-mt-check-{os.getpid()}"
+    while True:  # two consecutive free ports for the two web replicas
+        first = free_port()
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", first + 1))
+            break
+        except OSError:
+            continue
+    env = {**os.environ, "ASEAN_MT_SECRET_KEY": os.urandom(16).hex(), "COMPOSE_PROJECT_NAME": project,
+           "ASEAN_MT_WEB_PORTS": f"127.0.0.1:{first}-{first + 1}"}
+    cmd = [*compose, "-p", project, "-f", str(ROOT / "compose.yaml")]
+
+    def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+
+    start = time.monotonic()
+    up = run("up", "-d")
+    if not r.check("compose: `up -d` starts the stack", up.returncode == 0, (up.stdout + up.stderr)[-500:]):
+        run("down", "-v")
+        return
+    try:
+        bases = [f"http://127.0.0.1:{first + i}" for i in range(2)]
+        ready = [wait_ready(b, READY_TIMEOUT_S) for b in bases]
+        r.check("compose: both web replicas ready", all(x is not None for x in ready),
+                f"after {time.monotonic() - start:.0f} s")
+        if not all(x is not None for x in ready):
+            r.check("compose: logs", False, run("logs").stdout[-800:])
+            return
+        r.figures["compose: `up` to both replicas ready"] = f"{time.monotonic() - start:.0f} s"
+        ps = run("ps").stdout
+        r.figures["compose: containers"] = " ".join(sorted(re.findall(rf"{project}[_-](\w+)[_-]\d", ps)))
+        answers = [http("POST", f"{b}/v1/translate", {"text": "Kota cerdas di wilayah ASEAN.", "source": "id",
+                                                       "targets": ["ms"]})[0] for b in bases]
+        r.check("compose: both replicas translate (Apertium)", answers == [200, 200], str(answers))
+        docs = [{"id": f"c{i}", "text": f"Pertemuan tahunan ke-{i} di Kuala Lumpur."} for i in range(20)]
+        _, job = http("POST", f"{bases[0]}/v1/jobs", {"documents": docs, "targets": ["ms"], "source": "id"})
+        state, t0 = None, time.monotonic()
+        while isinstance(job, dict) and time.monotonic() - t0 < 300:
+            state = http("GET", f"{bases[1]}/v1/jobs/{job.get('id')}")[1]
+            if isinstance(state, dict) and state.get("state") == "completed":
+                break
+            time.sleep(1)
+        ok = isinstance(state, dict) and state.get("state") == "completed" and state["counts"]["done"] == len(docs)
+        r.check("compose: a job submitted on replica 1, read to the end on replica 2 (workers, Redis, PostgreSQL)",
+                ok, f"{state.get('counts') if isinstance(state, dict) else state} in {time.monotonic() - t0:.0f} s")
+    finally:
+        t0 = time.monotonic()
+        down = run("down", "-v")
+        r.check("compose: `down` stops and removes the stack", down.returncode == 0,
+                f"{time.monotonic() - t0:.0f} s" if down.returncode == 0 else down.stderr[-300:])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", required=True)
     ap.add_argument("--image", required=True)
     ap.add_argument("--built", action="append", default=[], help="TARGET=SECONDS:BYTES")
     ap.add_argument("--report", type=Path)
+    ap.add_argument("--compose", help="also run compose.yaml's stack with this command (e.g. podman-compose)")
+    ap.add_argument("--compose-only", action="store_true", help="only the compose stack's checks")
     args = ap.parse_args()
     built = {t: tuple(map(int, v.split(":"))) for t, v in (b.split("=", 1) for b in args.built)}
     r = Report(args.engine, args.image, built)  # type: ignore[arg-type]
@@ -281,12 +342,14 @@ def main() -> int:
     suffix = os.getpid()
     models, data = f"asean-mt-check-models-{suffix}", f"asean-mt-check-data-{suffix}"
     try:
-        for target in ("runtime", "full"):
+        for target in () if args.compose_only else ("runtime", "full"):
             static_checks(r, eng, args.image, target)
-        if install_tiny_model(r, eng, args.image, models):
+        if not args.compose_only and install_tiny_model(r, eng, args.image, models):
             serve_checks(r, eng, args.image, models, data)
     finally:
         eng("volume", "rm", "-f", models, data)
+    if args.compose:
+        compose_checks(r, args.compose.split())
     print(f"{sum(ok for _, ok, _ in r.checks)} of {len(r.checks)} checks passed", flush=True)
     if args.report:
         args.report.write_text(r.markdown(), encoding="utf-8")

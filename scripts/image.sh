@@ -22,7 +22,7 @@
 # localhost/asean-mt), ASEAN_MT_IMAGE_CACHE (work folder outside the repo, default /var/tmp/asean-mt-image),
 # ASEAN_MT_IMAGE_BASE (auto|pull|debootstrap), ASEAN_MT_IMAGE_PORT (run: host port, default 8000),
 # ASEAN_MT_IMAGE_REPORT (test: also write the checks and figures to this markdown file), ASEAN_MT_IMAGE_COLD=1
-# (test: build the runtime image without the layer cache), ASEAN_MT_IMAGE_COMPOSE=0 (test: skip the stack).
+# (test: build the runtime image without the layer cache), ASEAN_MT_IMAGE_COMPOSE=1 (test: the stack too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -314,7 +314,7 @@ case "${1:-}" in
         NO_CACHE=${ASEAN_MT_IMAGE_COLD:-0} build runtime; RUNTIME_SECONDS=$BUILD_SECONDS; RUNTIME_BYTES=$IMAGE_BYTES
         build full; FULL_SECONDS=$BUILD_SECONDS; FULL_BYTES=$IMAGE_BYTES
         compose=""
-        if [ "${ASEAN_MT_IMAGE_COMPOSE:-1}" = 1 ]; then stack_images; compose=$(compose_cmd); fi
+        if [ "${ASEAN_MT_IMAGE_COMPOSE:-0}" = 1 ]; then stack_images; compose=$(compose_cmd); fi
         exec python3 scripts/image_checks.py --engine "$ENGINE" --image "$IMAGE" \
           --built "runtime=$RUNTIME_SECONDS:$RUNTIME_BYTES" --built "full=$FULL_SECONDS:$FULL_BYTES" \
           ${compose:+--compose "$compose"} ${ASEAN_MT_IMAGE_REPORT:+--report "$ASEAN_MT_IMAGE_REPORT"} "$@" ;;

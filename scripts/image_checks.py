@@ -68,7 +68,7 @@ class Report:
         lines += ["", "| figure | value |", "| --- | --- |"]
         lines += [f"| {k} | {v} |" for k, v in self.figures.items()]
         lines += ["", "| check | result |", "| --- | --- |"]
-        lines += [f"| {name} | {'ok' if ok else '**FAILED**'}{': ' + detail if detail else ''} |"
+        lines += [f"| {name} | {'ok' if ok else '**FAILED**'}{': ' + ' '.join(detail.split()) if detail else ''} |"
                   for name, ok, detail in self.checks]
         lines.append("")
         lines.append(f"**{sum(ok for _, ok, _ in self.checks)} of {len(self.checks)} checks passed.**")
@@ -127,7 +127,8 @@ def static_checks(r: Report, eng: Engine, image: str, target: str) -> None:
         "find / -xdev \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -writable -type d ! -perm -1000 -print "
         "| sort | tr '\\n' ' ' | sed 's/^/writable=/'; echo; "
         "python -c 'import importlib.util as u; print(\"torch=\" + str(u.find_spec(\"torch\") is not None))'; "
-        "asean-mt --help >/dev/null && echo help=ok"
+        "asean-mt --help >/dev/null && echo help=ok; "
+        "echo secrets=$(ls -A /run/secrets 2>/dev/null | wc -l) pipconf=$(ls /etc/pip.conf 2>/dev/null | wc -l)"
     )
     out = eng.sh(f"{image}:{target}", script)
     facts = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
@@ -140,6 +141,9 @@ def static_checks(r: Report, eng: Engine, image: str, target: str) -> None:
             writable == {"/models", "/data"}, " ".join(sorted(writable)))
     r.check(f"{target}: torch {'present' if target == 'full' else 'absent'}",
             facts.get("torch") == str(target == "full"))
+    history = eng("history", "--no-trunc", "--format", "{{.CreatedBy}}", f"{image}:{target}").stdout
+    r.check(f"{target}: no pip configuration or CA bundle left in the image", facts.get("secrets") == "0 pipconf=0"
+            and "index-url" not in history and "find-links" not in history, f"/run/secrets: {facts.get('secrets')}")
     health = eng("image", "inspect", "--format", "{{json .Config.Healthcheck}}", f"{image}:{target}").stdout
     r.check(f"{target}: HEALTHCHECK kept in the image", "readyz" in health)
 
@@ -166,7 +170,8 @@ def serve_checks(r: Report, eng: Engine, image: str, models: str, data: str) -> 
     run = ["run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "-v", f"{models}:/models",
            "-v", f"{data}:/data", "-e", "ASEAN_MT_GRACEFUL_TIMEOUT_S=60", f"{image}:runtime"]
     started = eng(*run)
-    if not r.check("runtime: container starts", started.returncode == 0, started.stderr[-300:]):
+    if not r.check("runtime: container starts", started.returncode == 0,
+                   "" if started.returncode == 0 else started.stderr[-300:]):
         return
     try:
         ready = wait_ready(base, READY_TIMEOUT_S)
@@ -292,7 +297,8 @@ def compose_checks(r: Report, compose: list[str]) -> None:
 
     start = time.monotonic()
     up = run("up", "-d")
-    if not r.check("compose: `up -d` starts the stack", up.returncode == 0, (up.stdout + up.stderr)[-500:]):
+    errors = [line for line in (up.stdout + up.stderr).splitlines() if line.startswith("Error")]
+    if not r.check("compose: `up -d` starts the stack", up.returncode == 0, " / ".join(errors)[-500:]):
         run("down", "-v")
         return
     try:

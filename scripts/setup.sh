@@ -26,7 +26,7 @@ stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages into $VENV" >&2
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$TORCH_SPEC"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[full,dev]"
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi

@@ -9,6 +9,7 @@ nothing that looks usable.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -16,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.errors import InvalidInput, ModelDownloadFailed, ModelInvalid
+from service.errors import ConfigError, InvalidInput, ModelDownloadFailed, ModelInvalid
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ class ModelStore:
         """Download ``model_id`` from the Hugging Face hub, convert it, and install it."""
         from huggingface_hub import snapshot_download
 
+        if convert:
+            require_converter()  # before a download that could not be used
         staging = self._staging()
         try:
             try:
@@ -117,6 +120,8 @@ class ModelStore:
         source = Path(source)
         if not (source / "config.json").is_file():
             raise InvalidInput(f"{source} is not a Hugging Face model folder (it has no config.json).")
+        if convert:
+            require_converter()
         staging = self._staging()
         try:
             shutil.copytree(source, staging / "hf")
@@ -135,7 +140,16 @@ class ModelStore:
             convert_to_ctranslate2(hf, staging / "ctranslate2")
 
 
+def require_converter() -> None:
+    """Conversion loads the weights with transformers + torch; torch is the optional extra ``full``."""
+    if importlib.util.find_spec("torch") is None:
+        raise ConfigError("Converting a model to CTranslate2 needs torch, which this installation leaves out "
+                          "(the runtime image): convert with the full image or `pip install 'asean-mt[full]'`, "
+                          "then copy the model's folder into the models directory.")
+
+
 def convert_to_ctranslate2(hf_dir: Path, out_dir: Path, quantization: str = "int8") -> None:
+    require_converter()
     from ctranslate2.converters import TransformersConverter
 
     log.info("converting %s to CTranslate2 (%s)", hf_dir, quantization)

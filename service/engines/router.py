@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import threading
 from dataclasses import dataclass
@@ -45,6 +47,12 @@ def missing_hint(missing: list[Candidate]) -> str:
     return f"needs model {first.model.id}{size}: run `{pull_command(first)}`"
 
 
+@functools.cache
+def torch_installed() -> bool:
+    """torch is an optional extra (``asean-mt[full]``): without it the transformers engine is unavailable."""
+    return importlib.util.find_spec("torch") is not None
+
+
 def make_memory(settings: Settings) -> MemoryStore | None:
     if settings.memory == "off":
         return None
@@ -74,7 +82,8 @@ class EngineRouter:
             return apertium.is_installed(candidate.model.id, self.settings.apertium_modes_dir)
         if candidate.engine == "ctranslate2":
             return self.store.has_ct2(candidate.model.id)
-        return self.store.has_hf(candidate.model.id)
+        # transformers runs models on torch, which the runtime install (and image) leaves out
+        return self.store.has_hf(candidate.model.id) and torch_installed()
 
     def status(self, source: str, target: str) -> RouteStatus:
         candidates = self.catalog.candidates(source, target)

@@ -476,3 +476,38 @@ def test_libretranslate_reports_each_texts_own_language_and_confidence(settings:
     assert [d["confidence"] for d in detected] == expected and expected[0] != expected[1]
     one = client.post("/detect", data={"q": indonesian}).get_json()
     assert one == [{"language": "id", "confidence": expected[0]}] and expected[0] != 90.0
+
+
+def test_keys_command_new_list_revoke(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    from tests.conftest import REPO
+
+    path = tmp_path / "keys"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "service", "keys", *args, "--file", str(path)], cwd=REPO,
+                              env={**os.environ, "ASEAN_MT_API_KEYS_FILE": ""}, capture_output=True, text=True,
+                              timeout=60)
+
+    made = cli("new", "--name", "ops", "--role", "admin", "--limit", "2000000/day")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    record = read_keys(path)[0]
+    assert (record.name, record.role, record.limit) == ("ops", "admin", "2000000/day")
+    from service.keys import hash_key
+
+    assert record.digest == hash_key(key) and key not in path.read_text()  # only the hash is stored
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    again = cli("new", "--name", "ops")
+    assert again.returncode == 2 and again.stderr.startswith("error: A key named 'ops' exists already")
+    assert cli("new", "--name", "desk").returncode == 0
+    listed = cli("list").stdout
+    assert re.search(r"ops\s+admin\s+2000000/day\s+[0-9a-f]{12}\s+active", listed), listed
+    revoked = cli("revoke", "ops")
+    assert revoked.returncode == 0 and "revoked 1 key named 'ops'" in revoked.stdout
+    assert re.search(r"ops\s+.*revoked 20\d\d-", cli("list").stdout)
+    assert [r.name for r in read_keys(path)] == ["desk"]
+    missing = cli("revoke", "ops")
+    assert missing.returncode == 2 and "No active key named 'ops'" in missing.stderr

@@ -39,6 +39,9 @@ RECV_BYTES = 64 * 1024
 #: Request head (request line and headers) read in the event loop; gunicorn's own limits (limit_request_line,
 #: limit_request_fields) then apply to it as well.
 MAX_HEAD_BYTES = 64 * 1024
+#: Seconds a stopping worker (SIGTERM, max_requests) still waits for a connection that has sent nothing yet,
+#: as gthread waits for a first byte: a client that connected just before the stop still gets its answer.
+STOP_IDLE_S = 5.0
 _EXPECT = re.compile(rb"(?im)^expect:[^\r\n]*\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 
@@ -67,6 +70,7 @@ class Incoming:
         self.raw = bytearray()
         self.buffer_bytes = buffer_bytes
         self.deadline = deadline
+        self.started = time.monotonic()
         self.head_seen = False
         self.continue_sent = False
 
@@ -184,9 +188,12 @@ class BufferingWorker(ThreadWorker):
         super().murder_pending()
         now = time.monotonic()
         for conn, incoming in list(self.incoming.items()):
-            if incoming.deadline > now:
+            if not self.alive and not incoming.raw and now - incoming.started > STOP_IDLE_S:
+                self._refuse(conn, None)  # stopping: a connection that has sent nothing is not waited for long
+            elif incoming.deadline <= now:
+                self._refuse(conn, 408 if incoming.raw else None)
+            elif self.alive:
                 break  # oldest first: the rest are younger
-            self._refuse(conn, 408 if incoming.raw else None)
 
     # -- in the request thread ---------------------------------------------------------------------------
     def handle(self, conn: Any) -> Any:

@@ -111,10 +111,6 @@ def public_groups(spec: str) -> list[str]:
     return [g.strip() for g in spec.split(",") if g.strip()]
 
 
-def current_policy() -> Policy | None:
-    return g.get("policy")
-
-
 def body() -> Any:
     """The validated body of this request (read by its policy)."""
     return g.body

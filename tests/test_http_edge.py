@@ -511,3 +511,12 @@ def test_keys_command_new_list_revoke(tmp_path: Path) -> None:
     assert [r.name for r in read_keys(path)] == ["desk"]
     missing = cli("revoke", "ops")
     assert missing.returncode == 2 and "No active key named 'ops'" in missing.stderr
+
+
+def test_web_form_over_the_body_limit_shows_the_error_on_the_page(settings: Settings, tmp_path: Path) -> None:
+    s = settings.replace(secret_key="x", max_body_bytes=1000, data_dir=tmp_path)
+    client = create_app(s, fake_pipeline(s), warm="none").test_client()
+    token = _token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"csrf_token": token, "text": "a" * 5000, "targets": "ms"})
+    assert response.status_code == 413 and response.mimetype == "text/html"
+    assert "larger than this route accepts (1,000 bytes)" in response.get_data(as_text=True)

@@ -77,10 +77,14 @@ def _respond(status: int, code: str, message: str, headers: dict[str, str] | Non
     policy = g.get("policy")
     page = getattr(policy, "page", None)
     if page is not None and code not in NOT_INLINE:
-        response = page(message, status)
-        for key, value in (headers or {}).items():
-            response.headers[key] = value
-        return response
+        try:
+            response = page(message, status)
+        except Exception:  # the page cannot be drawn for this request: the JSON body says it all the same
+            log.exception("error page failed")
+        else:
+            for key, value in (headers or {}).items():
+                response.headers[key] = value
+            return response
     return error_response(status, code, message, headers, **details)
 
 

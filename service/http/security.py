@@ -216,22 +216,23 @@ class CharacterRateLimit:
         try:
             allowed = self.limiter.hit(item, caller.bucket, cost=characters)
             reset = None if allowed else self.limiter.get_window_stats(item, caller.bucket).reset_time
-        except Exception:  # the shared storage (Redis) is down or slow: the failure mode decides, never a 500
-            self._storage_failed()
+        except Exception as exc:  # the shared storage (Redis) is down or slow: the failure mode decides, never a 500
+            self._storage_failed(exc)
             return
         if not allowed:
             retry = max(1, math.ceil(reset - time.time()))
             raise ApiError(429, "rate_limited", f"Rate limit of {spec} characters reached; retry in "
                            f"{retry} s.", headers={"Retry-After": str(retry)}, retry_after=retry)
 
-    def _storage_failed(self) -> None:
+    def _storage_failed(self, exc: Exception) -> None:
         if self.on_error is not None:
             self.on_error()
         now = time.monotonic()
         if now - self._last_log >= STORAGE_LOG_EVERY_S:
             self._last_log = now
-            log.warning("rate limiter storage unreachable; failing %s (rate_limit_failure_mode)", self.failure_mode,
-                        exc_info=True)
+            log.warning("rate limiter storage unreachable (%s: %s); failing %s (rate_limit_failure_mode); logged "
+                        "once a minute, counted in rate_limit_errors_total", exc.__class__.__name__, exc,
+                        self.failure_mode)
         if self.failure_mode == "closed":
             raise ApiError(503, "rate_limit_unavailable", "The rate limiter is unavailable; retry in "
                            f"{STORAGE_RETRY_AFTER_S} s.", headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)},

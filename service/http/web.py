@@ -17,6 +17,7 @@ from typing import Any
 import regex
 from flask import Blueprint, Response, g, make_response, redirect, render_template, request, session, url_for
 from pydantic import BaseModel, ConfigDict, Field
+from werkzeug.exceptions import HTTPException
 
 from service import languages
 from service.config import Settings
@@ -123,8 +124,11 @@ class WebRequest:
 
 
 def _values() -> dict[str, Any]:
-    """What the visitor sent, to show the form again as it was."""
-    form = request.form
+    """What the visitor sent, to show the form again as it was (nothing when the form itself was refused)."""
+    try:
+        form = request.form
+    except HTTPException:  # e.g. the body was over max_body_bytes
+        return {}
     return {"text": form.get("text", ""), "source": form.get("source", "auto"), "targets": form.getlist("targets"),
             "glossary": form.get("glossary", ""), "summary": form.get("summary") == "on",
             "sentences": form.get("sentences", "2")}

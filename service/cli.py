@@ -300,12 +300,52 @@ def cmd_batch(args: argparse.Namespace) -> int:
                      args.source, _glossaries(args), summary)
 
 
-def cmd_keys_new(args: argparse.Namespace) -> int:
-    from service.http.security import new_key
+def _keys_file(args: argparse.Namespace) -> Path | None:
+    path = args.file or _settings(args).api_keys_file
+    return Path(path) if path else None
 
-    key, digest = new_key()
-    print(f"API key (give it to the client; it is not stored): {key}")
-    print(f"line for the api_keys_file: {digest} {args.name}")
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    from service.keys import KeyRecord, add_key, new_key
+
+    path = _keys_file(args)
+    if path is None:  # no file configured: print the line to add by hand, as before
+        key, digest = new_key()
+        print(f"API key (give it to the client; it is not stored): {key}")
+        print(f"line for the api_keys_file: {KeyRecord(digest, args.name, args.role, args.limit or '').line()}")
+        return 0
+    key, record = add_key(path, args.name, args.role, args.limit or "")
+    print(f"API key {record.name!r} ({record.role}) added to {path}; give it to the client, it is not stored:")
+    print(key)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from service.keys import read_keys, read_revoked
+
+    path = _keys_file(args)
+    if path is None or not path.exists():
+        raise ConfigError("No API keys file: set api_keys_file (or pass --file).")
+    rows = [(r.name, r.role, r.limit or "server's rate_limit", r.digest[:12], "active") for r in read_keys(path)]
+    rows += [(r.name, "", "", "", f"revoked {r.when}") for r in read_revoked(path)]
+    width = max([4, *(len(r[0]) for r in rows)])
+    print(f"{'name':<{width}}  {'role':<5}  {'limit':<20}  {'hash':<12}  state")
+    for name, role, limit, digest, state in rows:
+        print(f"{name:<{width}}  {role:<5}  {limit:<20}  {digest:<12}  {state}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from service.keys import revoke_key
+
+    path = _keys_file(args)
+    if path is None:
+        raise ConfigError("No API keys file: set api_keys_file (or pass --file).")
+    count = revoke_key(path, args.name)
+    if not count:
+        raise InvalidInput(f"No active key named {args.name!r} in {path} (python -m service keys list).")
+    print(f"revoked {count} key{'' if count == 1 else 's'} named {args.name!r}; servers stop accepting "
+          f"{'it' if count == 1 else 'them'} within api_keys_reload_s seconds")
     return 0
 
 
@@ -431,9 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_batch)
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
-    p = keys.add_parser("new", parents=[common], help="make a new API key and the hashed line to store")
-    p.add_argument("--name", default="client")
+    keyfile = argparse.ArgumentParser(add_help=False)
+    keyfile.add_argument("--file", help="the API keys file (default: the setting api_keys_file)")
+    p = keys.add_parser("new", parents=[common, keyfile], help="make a new API key and store its hash")
+    p.add_argument("--name", default="client", help="how the key is listed and revoked (unique)")
+    p.add_argument("--role", choices=["user", "admin"], default="user", help="admin keys see every job")
+    p.add_argument("--limit", help="the key's own character rate limit, e.g. 2000000/day")
     p.set_defaults(func=cmd_keys_new)
+    p = keys.add_parser("list", parents=[common, keyfile], help="the keys: name, role, limit, state")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys.add_parser("revoke", parents=[common, keyfile], help="revoke a key by name (servers notice within "
+                        "api_keys_reload_s seconds)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_keys_revoke)
 
     p = sub.add_parser("eval", parents=[common], help="BLEU / chrF++ and throughput on a parallel test set")
     p.add_argument("--src", required=True)

@@ -101,8 +101,19 @@ class Settings:
     max_body_bytes: int = 1_048_576
     #: Nesting depth of a JSON body; our bodies are 3 deep, so 32 only refuses abuse.
     max_json_depth: int = 32
-    #: Rate limit in characters per key or client address, e.g. "200000/hour"; empty = off.
+    #: Glossaries named in one request: each one is a layer of term matching on every sentence, and a
+    #: deployment has a handful; 8 covers a domain glossary, an organisation's and a few project ones.
+    max_glossaries: int = 8
+    #: Rate limit in characters per key or client address, e.g. "200000/hour"; empty = off. Translation,
+    #: detection, summaries and jobs all count characters x target languages (one currency).
     rate_limit: str = ""
+    #: When the rate limiter's Redis is unreachable: "open" lets requests through (logged, counted as
+    #: rate_limit_errors_total) so translation stays available; "closed" answers 503 with Retry-After, for
+    #: deployments where the limit protects capacity that must not be overrun.
+    rate_limit_failure_mode: str = "open"
+    #: Seconds the rate limiter waits for Redis before the failure mode applies: a hung Redis must not hold
+    #: every request; one round trip on a LAN takes well under a millisecond.
+    rate_limit_timeout_s: float = 0.5
     #: Where rate-limit counters and the shared translation memory live: "redis://host:6379/0", or empty
     #: for in-process memory (counted per worker).
     redis_url: str = ""
@@ -110,6 +121,20 @@ class Settings:
     api_keys_file: str = ""
     #: Refuse requests without a valid API key (the file above must list at least one).
     require_api_key: bool = False
+    #: Seconds between checks of the keys file for changes (a stat() call): a key revoked with `keys revoke`
+    #: stops working on every worker within this time, without a restart.
+    api_keys_reload_s: float = 2.0
+    #: Route groups that stay open without a key when require_api_key is on: docs (/docs, /openapi.json),
+    #: languages (/v1/languages, /languages), glossaries (/v1/glossaries...), metrics (/metrics). They hold
+    #: no user data; a deployment's own glossary may hold terms it does not publish, so that group is closed.
+    #: Health checks and the sign-in page are always open.
+    public_endpoints: str = "docs,languages,metrics"
+    #: Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or networks, comma-separated,
+    #: e.g. "127.0.0.1,10.0.0.0/8"); from any other peer the headers are ignored. Empty: no proxy. Behind a
+    #: proxy, without this every client shares the proxy's rate-limit bucket.
+    trusted_proxies: str = ""
+    #: How many trusted proxies add an X-Forwarded-For entry in front of this server (nginx alone: 1).
+    proxy_hops: int = 1
     #: Session-signing key for the web form (CSRF tokens). Empty: a random key kept in ``secret_key_file``
     #: so that every worker of the server uses the same one.
     secret_key: str = ""
@@ -123,6 +148,16 @@ class Settings:
     #: seconds a request may take before gunicorn restarts the worker, and the grace period on SIGTERM.
     request_timeout_s: int = 300
     graceful_timeout_s: int = 60
+    #: Seconds a client has to send its request (head and body up to request_buffer_bytes) while the worker
+    #: reads it without a thread; slower clients get 408. 30 s is 1 MiB at ~35 KB/s.
+    request_read_timeout_s: float = 30.0
+    #: Bytes of a request read before a thread takes it (all of any /v1 body: max_body_bytes, plus headers).
+    #: Larger uploads (jobs) are read on by their thread. Memory bound: max_connections x this, per worker.
+    request_buffer_bytes: int = 1_048_576 + 65_536
+    #: Open connections per worker (being read, served or kept alive); more wait in the listen queue.
+    max_connections: int = 256
+    #: Requests a worker serves before it is replaced (with jitter of a tenth), to bound any slow leak.
+    max_requests: int = 2000
     # -- batch jobs ------------------------------------------------------------------------------------------
     #: Where the embedded job store and broker live (SQLite files) when no URLs are given.
     data_dir: Path = field(default_factory=_default_data_dir)

@@ -34,3 +34,12 @@ class SlowEngine:
 def slow_app():
     settings = load_settings()
     return create_app(settings, Pipeline(settings, FixedRouter(SlowEngine(3.0))), warm="none")
+
+
+def fast_app():
+    """The real app on a fake engine that answers at once: for tests of the serving layer itself."""
+    from tests.fakes import RecordingEngine
+
+    settings = load_settings()
+    return create_app(settings, Pipeline(settings.replace(default_glossaries=""), FixedRouter(RecordingEngine())),
+                      warm="none")

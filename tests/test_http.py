@@ -293,7 +293,7 @@ def test_security_headers_and_csrf(client: FlaskClient) -> None:
     csp = page.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
     assert page.headers["X-Content-Type-Options"] == "nosniff"
-    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Referrer-Policy"] == "same-origin"
     assert client.get("/v1/languages").headers["X-Content-Type-Options"] == "nosniff"
     refused = client.post("/", data={"text": "Bali", "targets": ["ms"], "source": "id"})
     assert_error(refused, 400, "csrf_failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -92,3 +93,66 @@ def test_errors_show_inline(page, base_url: str) -> None:
     page.uncheck("input[name=targets][value=ms]")
     page.click("#translate")
     assert "Choose at least one target language" in page.inner_text("#error")
+
+
+# -- with API keys required: the pages ask for a key once and keep it in the signed session ----------------
+@pytest.fixture(scope="module")
+def keyed(settings: Settings, router, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    import urllib.request
+
+    from service.keys import add_key
+    from tests.test_jobs import inline_service
+
+    tmp = tmp_path_factory.mktemp("keyed")
+    keys = {name: add_key(tmp / "keys", name)[0] for name in ("alice", "bob")}
+    s = settings.replace(secret_key="browser-keys", api_keys_file=str(tmp / "keys"), require_api_key=True)
+    pipeline = Pipeline(s, router)
+    app = create_app(s, pipeline, warm="none", jobs=inline_service(s, pipeline, tmp))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/"
+    request = urllib.request.Request(base + "v1/jobs", method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {keys['bob']}"},
+        data=b'{"documents": [{"id": "b", "text": "Bali."}], "targets": ["ms"], "source": "id"}')
+    with urllib.request.urlopen(request, timeout=30) as r:
+        bobs_job = json.loads(r.read())["id"]
+    yield {"base": base, "alice": keys["alice"], "bobs_job": bobs_job}
+    server.shutdown()
+
+
+def test_signed_in_with_a_key_the_pages_act_as_that_key(page, keyed: dict[str, str], tmp_path: Path) -> None:
+    base = keyed["base"]
+    page.goto(base + "jobs")
+    assert "/login" in page.url  # no key yet: the sign-in page, not the jobs
+    page.fill("#key", "not-a-key")
+    page.click("#sign-in")
+    assert "not valid" in page.inner_text("#error")
+    page.fill("#key", keyed["alice"])
+    page.click("#sign-in")
+    page.wait_for_url(base + "jobs")
+    assert page.inner_text("#signed-in") == "alice"
+    assert keyed["bobs_job"][:12] not in page.inner_text("#jobs")  # another key's job is not listed
+    upload = tmp_path / "berita.txt"
+    upload.write_text("Pertemuan tahunan di Kualalumpur.", encoding="utf-8")
+    page.set_input_files("#files", str(upload))
+    page.check("#job-form input[name=targets][value=ms]")
+    page.click("#submit-job")
+    page.wait_for_selector("#state")
+    assert page.inner_text("#state") == "completed"
+    mine = page.url.rsplit("/", 1)[1]
+    page.goto(base + "jobs")
+    assert mine[:12] in page.inner_text("#jobs") and keyed["bobs_job"][:12] not in page.inner_text("#jobs")
+    assert page.goto(base + f"jobs/{keyed['bobs_job']}").status == 404
+    page.goto(base)  # the translation form works as alice too
+    page.fill("#text", "Kementerian Dalam Negeri hadir di Kualalumpur.")
+    page.select_option("#source", "id")
+    page.uncheck("input[name=targets][value=en]")
+    page.check("input[name=targets][value=ms]")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    assert "Kuala Lumpur" in page.inner_text("#result-ms pre.target")
+    assert page.context.cookies()[0]["value"].find(keyed["alice"]) == -1  # the cookie never holds the key
+    page.click("#sign-out")
+    page.wait_for_url("**/login")
+    page.goto(base)
+    assert "/login" in page.url

@@ -12,10 +12,11 @@ from flask import Flask, g, request
 
 from service.config import Settings, load_settings
 from service.engines.router import EngineRouter
-from service.http import api, compat, errors, health, openapi, web
+from service.http import api, compat, errors, health, openapi, policy, web
 from service.http import jobs as jobs_http
-from service.http.security import ApiKeys, CharacterRateLimit, install_headers, load_secret_key
-from service.http.state import EXTENSION, EngineLayersCollector, ServiceState
+from service.http.bodies import ServiceRequest
+from service.http.security import ApiKeys, CharacterRateLimit, TrustedProxies, install_headers, load_secret_key
+from service.http.state import EXTENSION, EngineLayersCollector, Metrics, ServiceState
 from service.jobs.service import JobService
 from service.pipeline import Pipeline
 
@@ -30,23 +31,30 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     settings = settings or load_settings()
     pipeline = pipeline or Pipeline(settings, EngineRouter(settings))
     app = Flask(__name__)
+    app.request_class = ServiceRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes, SECRET_KEY=load_secret_key(settings),
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    state = ServiceState(settings, pipeline, ApiKeys(settings.api_keys_file, settings.require_api_key),
-                         CharacterRateLimit(settings.rate_limit, settings.redis_url),
-                         jobs=jobs or _celery_jobs(settings, pipeline))
+    metrics = Metrics()
+    state = ServiceState(
+        settings, pipeline, ApiKeys(settings.api_keys_file, settings.require_api_key, settings.api_keys_reload_s),
+        CharacterRateLimit(settings.rate_limit, settings.redis_url, settings.rate_limit_failure_mode,
+                           settings.rate_limit_timeout_s, on_error=metrics.rate_limit_errors.inc),
+        jobs=jobs or _celery_jobs(settings, pipeline), metrics=metrics)
+    state.layers = EngineLayersCollector(pipeline.router, metrics)
     app.extensions[EXTENSION] = state
-    state.metrics.registry.register(EngineLayersCollector(pipeline.router))
 
+    _install_metrics(app, state)  # first, so that the latency includes everything below
+    app.before_request(policy.enforce)
     for blueprint in (api.bp, compat.bp, health.bp, openapi.bp, web.bp, jobs_http.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     install_headers(app)
-    _install_metrics(app, state)
+    policy.check_routes(app, settings.public_endpoints)  # every route declares who may call it
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies, settings.proxy_hops)  # type: ignore[method-assign]
 
     if warm == "sync":
         state.warm_up(warmup_hook)
@@ -75,8 +83,9 @@ def _install_metrics(app: Flask, state: ServiceState) -> None:
 
     @app.after_request
     def _count(response):  # type: ignore[no-untyped-def]
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        state.metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-        if "started" in g:
-            state.metrics.latency.labels(endpoint).observe(time.perf_counter() - g.started)
+        started = g.get("started")
+        state.metrics.count_request(request.url_rule.rule if request.url_rule else None, request.method,
+                                    response.status_code, None if started is None else time.perf_counter() - started)
+        if state.layers is not None:
+            state.layers.sync()
         return response

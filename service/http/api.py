@@ -7,39 +7,29 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from service import languages
+from service.config import Settings
 from service.engines.base import DecodeOptions
-from service.http.bodies import parse_json, validate
+from service.http.bodies import JSON, read_json
 from service.http.errors import ApiError, service_error_response
+from service.http.limits import characters, check_limits
+from service.http.policy import body, route
 from service.http.schemas import DetectBody, SummarizeBody, TranslateBody
-from service.http.security import client_id
 from service.http.state import ServiceState, current_service
 from service.pipeline import TargetResult, TranslationRequest, TranslationResult
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
 
-def authorize(state: ServiceState, characters: int) -> None:
-    """API key (if any or if required), then the character rate limit."""
-    key = state.keys.identify()
-    state.rate_limit.charge(client_id(key), characters)
+def translate_cost(body: TranslateBody, s: Settings) -> int:
+    texts = body.texts()
+    targets = len(languages.parse_list(list(body.targets)))  # an unknown language: 400 before any charge
+    check_limits(s, texts, targets, body.glossary)
+    return characters(texts, targets)
 
 
-def check_limits(state: ServiceState, texts: list[str], targets: int) -> None:
-    s = state.settings
-    if len(texts) > s.max_texts:
-        raise ApiError(413, "input_too_large", f"{len(texts)} texts in one request; the limit is {s.max_texts}.",
-                       limit=s.max_texts, setting="max_texts")
-    if targets > s.max_targets:
-        raise ApiError(413, "input_too_large", f"{targets} targets in one request; the limit is {s.max_targets}.",
-                       limit=s.max_targets, setting="max_targets")
-    for i, text in enumerate(texts):
-        if len(text) > s.max_text_chars:
-            raise ApiError(413, "input_too_large", f"Text {i} has {len(text):,} characters; the limit is "
-                           f"{s.max_text_chars:,} per text.", limit=s.max_text_chars, setting="max_text_chars")
-    total = sum(len(t) for t in texts)
-    if total > s.max_total_chars:
-        raise ApiError(413, "input_too_large", f"The texts have {total:,} characters together; the limit is "
-                       f"{s.max_total_chars:,}.", limit=s.max_total_chars, setting="max_total_chars")
+def text_cost(body: DetectBody | SummarizeBody, s: Settings) -> int:
+    check_limits(s, [body.text], 1)
+    return characters([body.text], 1)
 
 
 def record(state: ServiceState, result: TranslationResult, text: str) -> None:
@@ -61,10 +51,8 @@ def target_json(r: TargetResult) -> dict[str, Any]:
 
 
 def translate_texts(state: ServiceState, body: TranslateBody) -> list[TranslationResult]:
-    texts = [body.text] if isinstance(body.text, str) else list(body.text)
+    texts = body.texts()
     targets = languages.parse_list(list(body.targets))
-    check_limits(state, texts, len(targets))
-    authorize(state, sum(len(t) for t in texts) * len(targets))
     beam = body.beam_size or state.settings.beam_size
     if body.alternatives > beam:
         raise ApiError(422, "validation_error", f"alternatives ({body.alternatives}) cannot exceed beam_size "
@@ -81,10 +69,13 @@ def translate_texts(state: ServiceState, body: TranslateBody) -> list[Translatio
 
 
 @bp.post("/translate")
+@route("Translate one or several texts into one or several languages", read=read_json(TranslateBody),
+       bodies={JSON: TranslateBody}, cost=translate_cost, errors=(502, 503),
+       description="Per text and target: text, engine and model, glossary report, flags, summary, or that "
+                   "target's error (200 when at least one target worked).")
 def translate() -> Response:
     state = current_service()
-    body = validate(TranslateBody, parse_json(state.settings.max_json_depth))
-    results = translate_texts(state, body)
+    results = translate_texts(state, body())
     outcomes = [r for result in results for r in result.results]
     if outcomes and not any(r.ok for r in outcomes):  # nothing worked: the first reason decides the status
         error = outcomes[0].error
@@ -99,27 +90,26 @@ def translate() -> Response:
 
 
 @bp.post("/detect")
+@route("Detect the language of a text", read=read_json(DetectBody), bodies={JSON: DetectBody}, cost=text_cost)
 def detect() -> Response:
     state = current_service()
-    body = validate(DetectBody, parse_json(state.settings.max_json_depth))
-    check_limits(state, [body.text], 1)
-    authorize(state, len(body.text))
-    found = state.pipeline.detector.detect(body.text)
+    found = state.pipeline.detector.detect(body().text)
     return jsonify({"language": found.language, "name": languages.get(found.language).name,
                     "confidence": round(found.confidence, 4)})
 
 
 @bp.post("/summarize")
+@route("Summarise a text in its own language", read=read_json(SummarizeBody), bodies={JSON: SummarizeBody},
+       cost=text_cost, errors=(502, 503))
 def summarize() -> Response:
     state = current_service()
-    body = validate(SummarizeBody, parse_json(state.settings.max_json_depth))
-    check_limits(state, [body.text], 1)
-    authorize(state, len(body.text))
-    lang, summary = state.pipeline.summarize(body.text, body.language, body.options())
+    request_body: SummarizeBody = body()
+    lang, summary = state.pipeline.summarize(request_body.text, request_body.language, request_body.options())
     return jsonify(summary.to_dict() | {"language": lang})
 
 
 @bp.get("/languages")
+@route("Languages, and every pair with its engine and whether it works now (or what to pull)", group="languages")
 def list_languages() -> Response:
     state = current_service()
     router = state.pipeline.router
@@ -138,6 +128,7 @@ def list_languages() -> Response:
 
 
 @bp.get("/glossaries")
+@route("The glossaries: size, languages, version, or their problems", group="glossaries")
 def list_glossaries() -> Response:
     state = current_service()
     store = state.pipeline.glossaries
@@ -154,6 +145,7 @@ def list_glossaries() -> Response:
 
 
 @bp.get("/glossaries/<name>")
+@route("One glossary's entries", group="glossaries", errors=(503,))
 def get_glossary(name: str) -> Response:
     store = current_service().pipeline.glossaries
     if name not in store.names():

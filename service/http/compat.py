@@ -1,54 +1,51 @@
 """LibreTranslate-compatible endpoints, so existing LibreTranslate clients and plugins work unchanged:
 ``POST /translate``, ``GET /languages``, ``POST /detect`` with the same field names, form or JSON bodies,
-``q`` as a string or a list, ``api_key``, and ``{"error": "..."}`` errors (our one error body has that field)."""
+``q`` as a string or a list, ``api_key``, and ``{"error": "..."}`` errors (our one error body has that field).
+Only request and response shapes are translated here; the work is the /v1 services'."""
 
 from __future__ import annotations
 
-from typing import Any
+import unicodedata
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from service import languages
+from service.config import Settings
 from service.engines.base import DecodeOptions
 from service.errors import DetectionFailed
-from service.http.api import check_limits, record
-from service.http.bodies import parse_json, validate
+from service.http.api import record
+from service.http.bodies import FORM, JSON, MULTIPART, parse_json, validate
 from service.http.errors import ApiError, service_error_response
-from service.http.schemas import clean_text
-from service.http.security import client_id
+from service.http.limits import characters, check_limits
+from service.http.policy import body, route
 from service.http.state import current_service
 from service.pipeline import TranslationRequest
+from service.validation import CleanText
 
 bp = Blueprint("libretranslate", __name__)
+M = TypeVar("M", bound=BaseModel)
 
 
 class LtTranslate(BaseModel):
     model_config = ConfigDict(extra="ignore")  # LibreTranslate clients send extra fields (secret, ...)
-    q: str | list[str]
+    q: CleanText | list[CleanText]
     source: str = "auto"
     target: str
     format: str = "text"
     api_key: str | None = None
     alternatives: int = Field(0, ge=0, le=8)
 
-    @field_validator("q")
-    @classmethod
-    def _q(cls, value: str | list[str]) -> str | list[str]:
-        for item in [value] if isinstance(value, str) else value:
-            clean_text(item)
-        return value
+    def texts(self) -> list[str]:
+        return [self.q] if isinstance(self.q, str) else list(self.q)
 
 
 class LtDetect(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    q: str
+    q: CleanText
     api_key: str | None = None
-
-    @field_validator("q")
-    @classmethod
-    def _q(cls, value: str) -> str:
-        return clean_text(value)
 
 
 def _params() -> dict[str, Any]:
@@ -57,48 +54,71 @@ def _params() -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_request", "The JSON body must be an object.")
         return data
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") or not request.data:
+    if request.mimetype in (FORM, MULTIPART) or not request.data:
         form = request.form
-        data = {k: (form.getlist(k) if k == "q" and len(form.getlist(k)) > 1 else form.get(k)) for k in form}
-        return data
+        return {k: (form.getlist(k) if k == "q" and len(form.getlist(k)) > 1 else form.get(k)) for k in form}
     raise ApiError(415, "unsupported_media_type", "Send a form or application/json.")
 
 
+def read_params(model: type[M]) -> Callable[[], M]:
+    return lambda: validate(model, _params())
+
+
+def translate_cost(body: LtTranslate, s: Settings) -> int:
+    check_limits(s, body.texts(), 1)
+    return characters(body.texts(), 1)
+
+
+def detect_cost(body: LtDetect, s: Settings) -> int:
+    check_limits(s, [body.q], 1)
+    return characters([body.q], 1)
+
+
 @bp.post("/translate")
+@route("LibreTranslate: translate q (a text or a list) into target", read=read_params(LtTranslate),
+       bodies={JSON: LtTranslate, FORM: LtTranslate, MULTIPART: LtTranslate}, cost=translate_cost,
+       errors=(502, 503), tags=("libretranslate",))
 def translate() -> Response:
     state = current_service()
-    body = validate(LtTranslate, _params())
-    if body.format not in ("text", "html"):
+    request_body: LtTranslate = body()
+    if request_body.format not in ("text", "html"):
         raise ApiError(400, "invalid_request", "format must be text or html.")
-    if body.format == "html":
+    if request_body.format == "html":
         raise ApiError(400, "unsupported_format", "HTML input is not supported yet; send format=text.")
-    texts = [body.q] if isinstance(body.q, str) else list(body.q)
-    check_limits(state, texts, 1)
-    state.rate_limit.charge(client_id(state.keys.identify()), sum(len(t) for t in texts))
-    target = languages.normalize(body.target)
-    n_best = max(1, body.alternatives + 1)
+    texts = request_body.texts()
+    target = languages.normalize(request_body.target)
+    n_best = max(1, request_body.alternatives + 1)
     options = DecodeOptions(beam_size=max(state.settings.beam_size, n_best), n_best=n_best)
-    translated, alternatives, detected = [], [], None
+    auto = request_body.source in ("", "auto")
+    translated, alternatives, detected = [], [], []
     for text in texts:
-        result = state.pipeline.translate(TranslationRequest(text, [target], body.source, options))
+        source = request_body.source
+        if auto and text.strip():  # each text's own language and confidence, as LibreTranslate reports them
+            found = state.pipeline.detector.detect(unicodedata.normalize("NFC", text))
+            source = found.language
+            detected.append({"language": found.language, "confidence": round(100 * found.confidence, 1)})
+        elif auto:
+            detected.append({"language": "und", "confidence": 0.0})
+        result = state.pipeline.translate(TranslationRequest(text, [target], source, options))
         record(state, result, text)
         r = result.results[0]
         if r.error is not None:
             return service_error_response(r.error)
         translated.append(r.text)
         alts = [a for hyps in r.alternatives.values() for a in hyps[1:]] if len(r.alternatives) == 1 else []
-        alternatives.append(alts[: body.alternatives])
-        if result.detected and detected is None:
-            detected = {"language": result.source, "confidence": 90.0}
-    out: dict[str, Any] = {"translatedText": translated[0] if isinstance(body.q, str) else translated}
-    if detected is not None:
-        out["detectedLanguage"] = detected if isinstance(body.q, str) else [detected] * len(texts)
-    if body.alternatives:
-        out["alternatives"] = alternatives[0] if isinstance(body.q, str) else alternatives
+        alternatives.append(alts[: request_body.alternatives])
+    single = isinstance(request_body.q, str)
+    out: dict[str, Any] = {"translatedText": translated[0] if single else translated}
+    if auto:
+        out["detectedLanguage"] = detected[0] if single else detected
+    if request_body.alternatives:
+        out["alternatives"] = alternatives[0] if single else alternatives
     return jsonify(out)
 
 
 @bp.get("/languages")
+@route("LibreTranslate: the languages and the targets each can be translated into", group="languages",
+       tags=("libretranslate",))
 def list_languages() -> Response:
     router = current_service().pipeline.router
     pairs = router.catalog.pairs()
@@ -110,13 +130,12 @@ def list_languages() -> Response:
 
 
 @bp.post("/detect")
+@route("LibreTranslate: detect the language of q, with its confidence (0-100)", read=read_params(LtDetect),
+       bodies={JSON: LtDetect, FORM: LtDetect, MULTIPART: LtDetect}, cost=detect_cost, tags=("libretranslate",))
 def detect() -> Response:
     state = current_service()
-    body = validate(LtDetect, _params())
-    check_limits(state, [body.q], 1)
-    state.rate_limit.charge(client_id(state.keys.identify()), len(body.q))
     try:
-        found = state.pipeline.detector.detect(body.q)
+        found = state.pipeline.detector.detect(body().q)
     except DetectionFailed:
         return jsonify([])
     return jsonify([{"language": found.language, "confidence": round(100 * found.confidence, 1)}])

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from service import errors
 from service.jobs.service import JobsUnavailable
@@ -46,6 +46,10 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers, self.details = status, code, message, headers, details
 
 
+class MalformedBody(BadRequest):
+    """The server could not decode the body (broken chunked framing): raised while the body is read."""
+
+
 def status_for(error: errors.ServiceError) -> int:
     return next(status for cls, status in STATUS if isinstance(error, cls))
 
@@ -63,17 +67,44 @@ def service_error_response(error: errors.ServiceError) -> Response:
     return error_response(status_for(error), error.code, error.message, **error.details)
 
 
+#: Errors answered with the JSON body even on web pages: they are not about what the visitor typed.
+NOT_INLINE = frozenset({"csrf_failed", "cross_site_request", "invalid_api_key"})
+
+
+def _respond(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+             **details: Any) -> Response:
+    """The JSON error body; on a web page (its route policy renders errors inline), the page with the message."""
+    policy = g.get("policy")
+    page = getattr(policy, "page", None)
+    if page is not None and code not in NOT_INLINE:
+        try:
+            response = page(message, status)
+        except Exception:  # the page cannot be drawn for this request: the JSON body says it all the same
+            log.exception("error page failed")
+        else:
+            for key, value in (headers or {}).items():
+                response.headers[key] = value
+            return response
+    return error_response(status, code, message, headers, **details)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
-        return error_response(error.status, error.code, error.message, error.headers, **error.details)
+        return _respond(error.status, error.code, error.message, error.headers, **error.details)
 
     @app.errorhandler(errors.ServiceError)
     def _service_error(error: errors.ServiceError) -> Response:
-        return service_error_response(error)
+        return _respond(status_for(error), error.code, error.message, **error.details)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
+        if error.code == 413:
+            limit = request.max_content_length
+            return _respond(413, "input_too_large", f"The request body is larger than this route accepts ("
+                            f"{limit:,} bytes)." if limit else "The request body is too large.", limit=limit)
+        if isinstance(error, MalformedBody):
+            return _respond(400, "malformed_body", "The request body is malformed (its chunked encoding is broken).")
         code = (error.name or "error").lower().replace(" ", "_")
         response = error_response(error.code or 500, code, error.description or error.name)
         if error.code == 405 and error.valid_methods:

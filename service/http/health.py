@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.http.errors import error_response
+from service.http.policy import PUBLIC, route
 from service.http.state import current_service
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@route("Liveness: the process answers (says nothing about models: that is /readyz)", access=PUBLIC,
+       tags=("operations",))
 def healthz() -> Response:
-    """The process answers. Says nothing about models: that is /readyz."""
     return jsonify({"status": "alive"})
 
 
 @bp.get("/readyz")
+@route("Readiness: 503 until the engines are loaded", access=PUBLIC, errors=(503,), tags=("operations",))
 def readyz() -> Response:
     state = current_service()
     if state.ready.is_set():
@@ -28,5 +31,10 @@ def readyz() -> Response:
 
 
 @bp.get("/metrics")
+@route("Prometheus metrics of every worker of this server", group="metrics", produces="text/plain",
+       tags=("operations",))
 def metrics() -> Response:
-    return Response(generate_latest(current_service().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    state = current_service()
+    if state.layers is not None:
+        state.layers.sync()
+    return Response(state.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)

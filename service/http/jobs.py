@@ -1,23 +1,31 @@
-"""Batch jobs over HTTP: ``/v1/jobs`` (JSON API) and ``/jobs`` (web pages)."""
+"""Batch jobs over HTTP: ``/v1/jobs`` (JSON API) and ``/jobs`` (web pages).
+
+A job belongs to the API key that created it: other keys get 404 for it (as for a job that does not exist),
+admin keys see every job. Without keys every job is everyone's. JSON and multipart submissions go through the
+same model (:class:`JobBody`), so both get the same checks, and both are charged characters x targets.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, stream_with_context, url_for
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from service import languages
-from service.errors import InvalidInput, ServiceError
-from service.http.bodies import parse_json, validate
-from service.http.errors import ApiError, status_for
-from service.http.schemas import GlossaryName, LanguageCode, Strict, SummaryParams, clean_text
+from service.config import Settings
+from service.errors import InvalidInput
+from service.http.bodies import JSON, MULTIPART, parse_json, validate
+from service.http.errors import ApiError
+from service.http.limits import check_glossaries
+from service.http.policy import PAGE, body, caller, route
+from service.http.schemas import GlossaryName, LanguageCode, Strict, SummaryParams
 from service.http.state import ServiceState, current_service
-from service.http.web import check_csrf, csrf_token
+from service.http.web import csrf_token
 from service.jobs.inputs import parse_file
 from service.jobs.service import JobService
-from service.jobs.store import NewDocument
+from service.jobs.store import DOC_ID_CHARS, Job, JobNotFound, NewDocument
+from service.validation import CleanText
 
 bp = Blueprint("jobs", __name__)
 #: Multipart overhead on top of the documents' own bytes (boundaries, headers, form fields).
@@ -25,13 +33,8 @@ UPLOAD_OVERHEAD = 64 * 1024
 
 
 class JobDocument(Strict):
-    id: str = Field(min_length=1, max_length=500)
-    text: str
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return clean_text(value)
+    id: CleanText = Field(min_length=1, max_length=DOC_ID_CHARS)
+    text: CleanText
 
 
 class JobBody(Strict):
@@ -43,68 +46,82 @@ class JobBody(Strict):
     beam_size: int | None = Field(None, ge=1, le=8)
 
 
+class JobUpload(BaseModel):
+    """A job as a multipart form (the web page, curl -F): files and fields, turned into a :class:`JobBody`."""
+
+    model_config = ConfigDict(extra="ignore")  # api_key, csrf_token
+    files: list[bytes] = Field(default_factory=list, description=".txt (one document each), .jsonl "
+                               "({\"id\", \"text\"} a line) or .csv (id,text) files")
+    text: CleanText | None = Field(None, description="a document typed in (its id is \"text\")")
+    targets: list[str] = Field(default_factory=list, description="target languages (repeated, or comma-separated)")
+    source: str = "auto"
+    glossary: str | None = Field(None, description="glossaries, comma-separated; empty for none; absent: "
+                                                   "the default")
+
+
+def max_upload(s: Settings) -> int:
+    return s.max_job_bytes + UPLOAD_OVERHEAD
+
+
+def read_job() -> JobBody:
+    """JSON, or a multipart upload: either way the result is validated as a JobBody."""
+    s = current_service().settings
+    if request.mimetype != MULTIPART:
+        return validate(JobBody, parse_json(s.max_json_depth))
+    form = request.form
+    upload = validate(JobUpload, {k: form.getlist(k) if k == "targets" else form.get(k) for k in form})
+    docs: list[NewDocument] = []
+    for file in request.files.getlist("files"):
+        if file.filename:
+            docs.extend(parse_file(file.filename, file.read(), s.max_json_depth))
+    if upload.text and upload.text.strip():
+        docs.append(NewDocument("text", upload.text))
+    if not docs:
+        raise InvalidInput("Choose at least one file (.txt, .jsonl, .csv).")
+    return validate(JobBody, {
+        "documents": [{"id": d.id, "text": d.text} for d in docs],
+        "targets": [t.strip() for value in upload.targets for t in value.split(",") if t.strip()],
+        "source": upload.source,
+        "glossary": None if upload.glossary is None else [g for g in upload.glossary.split(",") if g],
+    })
+
+
+def job_cost(job: JobBody, s: Settings) -> int:
+    """Characters x targets, like a translation request (one rate-limit currency)."""
+    check_glossaries(s, job.glossary)
+    targets = len(languages.parse_list(list(job.targets)))
+    return sum(len(d.text) for d in job.documents) * targets
+
+
 def _jobs(state: ServiceState) -> JobService:
     if state.jobs is None:
         raise ApiError(503, "jobs_unavailable", "Batch jobs are not configured on this server.")
     return state.jobs
 
 
-def _key() -> str | None:
+def _visible(jobs: JobService, job_id: str) -> Job:
+    """The job, if the caller may see it; otherwise exactly the answer for a job that does not exist."""
+    job = jobs.store.get(job_id)
+    if not caller().can_see(job.owner):
+        raise JobNotFound(f"No job {job_id!r}.", job_id=job_id)
+    return job
+
+
+def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 200:
         raise ApiError(400, "invalid_request", "Idempotency-Key must have 1 to 200 characters.")
     return key
 
 
-def _from_form() -> tuple[list[NewDocument], dict[str, Any]]:
-    docs: list[NewDocument] = []
-    for upload in request.files.getlist("files"):
-        if upload.filename:
-            docs.extend(parse_file(upload.filename, upload.read()))
-    text = request.form.get("text", "")
-    if text.strip():
-        docs.append(NewDocument("text", clean_text(text)))
-    targets = [t for value in request.form.getlist("targets") for t in value.split(",") if t.strip()]
-    glossary = request.form.get("glossary")
-    options = {"targets": targets, "source": request.form.get("source", "auto"),
-               "glossaries": None if glossary is None else [g for g in glossary.split(",") if g]}
-    return docs, options
+def _submit(jobs: JobService, job: JobBody, idempotency_key: str | None = None) -> tuple[Job, bool]:
+    docs = [NewDocument(d.id, d.text) for d in job.documents]
+    return jobs.submit(docs, job.targets, job.source, job.glossary, job.summary.options() if job.summary else None,
+                       job.beam_size, idempotency_key, owner=caller().owner)
 
 
-@bp.post("/v1/jobs")
-def create_job() -> Response:
-    state = current_service()
-    jobs = _jobs(state)
-    request.max_content_length = state.settings.max_job_bytes + UPLOAD_OVERHEAD
-    state.keys.identify()
-    key = _key()
-    if request.mimetype == "multipart/form-data":
-        docs, options = _from_form()
-        job, created = jobs.submit(docs, options["targets"], options["source"], options["glossaries"],
-                                   idempotency_key=key)
-    else:
-        body = validate(JobBody, parse_json(state.settings.max_json_depth))
-        docs = [NewDocument(d.id, d.text) for d in body.documents]
-        job, created = jobs.submit(docs, body.targets, body.source, body.glossary,
-                                   body.summary.options() if body.summary else None, body.beam_size, key)
-    response = jsonify(jobs.status(job.id))
-    response.status_code = 201 if created else 200
-    response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)
-    return response
-
-
-@bp.get("/v1/jobs/<job_id>")
-def get_job(job_id: str) -> Response:
-    state = current_service()
-    state.keys.identify()
-    return jsonify(_jobs(state).status(job_id))
-
-
-@bp.get("/v1/jobs/<job_id>/results")
-def job_results(job_id: str) -> Response:
-    state = current_service()
-    state.keys.identify()
-    jobs = _jobs(state)
+def _results(jobs: JobService, job_id: str, download: bool) -> Response:
+    _visible(jobs, job_id)
     rows = jobs.results(job_id)
     first = next(rows, None)  # raises JobNotFound before the response starts
 
@@ -115,49 +132,88 @@ def job_results(job_id: str) -> Response:
             yield json.dumps(row, ensure_ascii=False) + "\n"
 
     response = Response(stream_with_context(lines()), mimetype="application/x-ndjson")
-    if request.args.get("download"):
+    if download:
         response.headers["Content-Disposition"] = f'attachment; filename="job-{job_id}.jsonl"'
     return response
 
 
+@bp.post("/v1/jobs")
+@route("Submit a batch job: documents (JSON) or files (multipart), translated in the background",
+       read=read_job, bodies={JSON: JobBody, MULTIPART: JobUpload}, cost=job_cost, max_bytes=max_upload,
+       status=201, errors=(409, 503), tags=("jobs",),
+       description="Optional Idempotency-Key header: the same key and payload give the same job (200), the same "
+                   "key with another payload 409. The job belongs to the API key that submits it.")
+def create_job() -> Response:
+    jobs = _jobs(current_service())
+    job, created = _submit(jobs, body(), _idempotency_key())
+    response = jsonify(jobs.status(job.id))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)
+    return response
+
+
+@bp.get("/v1/jobs/<job_id>")
+@route("A job's state, counts per state and target, progress and ETA", tags=("jobs",))
+def get_job(job_id: str) -> Response:
+    jobs = _jobs(current_service())
+    _visible(jobs, job_id)
+    return jsonify(jobs.status(job_id))
+
+
+@bp.get("/v1/jobs/<job_id>/results")
+@route("A job's results, one JSON line per document and target", produces="application/x-ndjson",
+       query={"download": ({"type": "string", "enum": ["1"]}, "1: as a file (Content-Disposition)")},
+       tags=("jobs",))
+def job_results(job_id: str) -> Response:
+    return _results(_jobs(current_service()), job_id, bool(request.args.get("download")))
+
+
 @bp.delete("/v1/jobs/<job_id>")
+@route("Cancel a job: its pending documents are not translated", tags=("jobs",))
 def cancel_job(job_id: str) -> Response:
-    state = current_service()
-    state.keys.identify()
-    return jsonify(_jobs(state).cancel(job_id))
+    jobs = _jobs(current_service())
+    _visible(jobs, job_id)
+    return jsonify(jobs.cancel(job_id))
 
 
 # -- web pages -----------------------------------------------------------------------------------------
-def _jobs_page(state: ServiceState, error: str | None = None) -> str:
+def _jobs_page(error: str | None = None, status: int = 200) -> Response:
+    state = current_service()
     jobs = _jobs(state)
-    return render_template("jobs.html", jobs=[jobs.status(j.id) for j in jobs.store.list_jobs()],
-                           csrf_token=csrf_token(), languages=list(languages.LANGUAGES.values()),
-                           glossaries=state.pipeline.glossaries.usable(), error=error)
+    who = caller()
+    mine = jobs.store.list_jobs() if who.admin else jobs.store.list_jobs(owner=who.owner)
+    page = render_template("jobs.html", jobs=[jobs.status(j.id) for j in mine], csrf_token=csrf_token(),
+                           languages=list(languages.LANGUAGES.values()), glossaries=state.pipeline.glossaries.usable(),
+                           error=error)
+    return Response(page, status, mimetype="text/html")
 
 
 @bp.get("/jobs")
-def jobs_page() -> str:
-    return _jobs_page(current_service())
+@route("Web page: your batch jobs, and a form to start one", access=PAGE, produces="text/html", tags=("web",))
+def jobs_page() -> Response:
+    return _jobs_page()
 
 
 @bp.post("/jobs")
-def jobs_submit() -> Response | tuple[str, int]:
-    state = current_service()
-    jobs = _jobs(state)
-    request.max_content_length = state.settings.max_job_bytes + UPLOAD_OVERHEAD
-    check_csrf()
-    try:
-        docs, options = _from_form()
-        if not docs:
-            raise InvalidInput("Choose at least one file (.txt, .jsonl, .csv).")
-        job, _ = jobs.submit(docs, options["targets"], options["source"], options["glossaries"])
-    except ServiceError as exc:
-        return _jobs_page(state, exc.message), status_for(exc)
+@route("Web page: start a batch job from uploaded files", access=PAGE, csrf=True, read=read_job,
+       bodies={MULTIPART: JobUpload}, cost=job_cost, max_bytes=max_upload, produces="text/html", status=303,
+       page=lambda message, status: _jobs_page(message, status), tags=("web",))
+def jobs_submit() -> Response:
+    job, _ = _submit(_jobs(current_service()), body())
     return redirect(url_for("jobs.job_page", job_id=job.id), code=303)
 
 
 @bp.get("/jobs/<job_id>")
+@route("Web page: one job's progress", access=PAGE, produces="text/html", tags=("web",))
 def job_page(job_id: str) -> str:
-    state = current_service()
-    return render_template("job.html", job=_jobs(state).status(job_id))
+    jobs = _jobs(current_service())
+    _visible(jobs, job_id)
+    return render_template("job.html", job=jobs.status(job_id))
+
+
+@bp.get("/jobs/<job_id>/results")
+@route("Web page: download one job's results (JSONL)", access=PAGE, produces="application/x-ndjson",
+       tags=("web",))
+def job_download(job_id: str) -> Response:
+    return _results(_jobs(current_service()), job_id, True)
 

@@ -1,14 +1,17 @@
-"""The OpenAPI 3 document, generated from the pydantic models that validate the requests, and a docs page."""
+"""The OpenAPI 3.1 document, generated from the route table and each route's policy (``@route``: summary,
+access, body models per media type, what it answers): every route is in it, and a new one cannot be left
+out. The body schemas are the pydantic models that validate the requests, so they cannot drift either."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
 from pydantic.json_schema import models_json_schema
 
 from service import __version__
-from service.http.schemas import DetectBody, SummarizeBody, TranslateBody
+from service.http.policy import PAGE, PUBLIC, SAFE_METHODS, Policy, policy_of, public_groups, route
 from service.http.state import current_service
 
 bp = Blueprint("openapi", __name__)
@@ -20,68 +23,113 @@ ERROR_SCHEMA = {
                    "code": {"type": "string", "description": "machine-readable reason"}},
     "additionalProperties": True,
 }
-JSON_OBJECT = {"type": "object", "additionalProperties": True}
+ERRORS = {400: "bad request", 401: "API key missing or invalid", 403: "a cross-site request without a key",
+          404: "not found", 409: "conflict", 413: "a limit was exceeded (the setting is named)",
+          415: "wrong content type", 422: "validation failed", 429: "rate limited (see Retry-After)",
+          502: "engine failure", 503: "a model must be pulled, a dependency is down, or not ready"}
+SUCCESS = {200: "OK", 201: "created", 303: "see the Location header"}
+SCHEMAS = {"application/json": {"type": "object", "additionalProperties": True},
+           "application/x-ndjson": {"type": "string", "description": "one JSON object a line"},
+           "text/html": {"type": "string"}, "text/plain": {"type": "string"}, "text/css": {"type": "string"}}
+_ARGUMENT = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "bad request", 401: "API key missing or invalid", 404: "not found", 413: "a limit was exceeded",
-            415: "wrong content type", 422: "validation failed", 429: "rate limited (see Retry-After)",
-            502: "engine failure", 503: "a model must be pulled, or not ready"}
-    return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
+def _errors(policy: Policy, method: str, has_path_args: bool) -> list[int]:
+    codes = set(policy.errors)
+    if policy.access != PUBLIC:
+        codes.add(401)
+    if method not in SAFE_METHODS:
+        codes.add(403)
+    if has_path_args:
+        codes.add(404)
+    if policy.read is not None or policy.csrf:
+        codes |= {400, 413, 415, 422}
+    if policy.cost is not None:
+        codes |= {400, 413, 429}
+    if policy.access == PAGE:
+        codes.add(303)  # to the sign-in page when keys are required
+    return sorted(codes)
 
 
-def _post(model: str, summary: str, description: str) -> dict[str, Any]:
-    return {"post": {
-        "summary": summary, "description": description,
-        "requestBody": {"required": True,
-                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}},
-        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": JSON_OBJECT}}},
-                      **_errors(400, 401, 413, 415, 422, 429, 502, 503)},
-    }}
+def _operation(policy: Policy, method: str, path_args: list[str], settings: Any) -> dict[str, Any]:
+    open_without_key = policy.access == PUBLIC or (
+        policy.group is not None and policy.group in public_groups(settings.public_endpoints))
+    op: dict[str, Any] = {"summary": policy.summary, "operationId": None, "tags": list(policy.tags) or ["api"]}
+    if policy.description:
+        op["description"] = policy.description
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+              for name in path_args]
+    params += [{"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+               for name, (schema, text) in policy.query.items()]
+    if params:
+        op["parameters"] = params
+    if policy.bodies:
+        op["requestBody"] = {"required": True, "content": {
+            media: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            for media, model in policy.bodies.items()}}
+    responses: dict[str, Any] = {str(policy.status): {"description": SUCCESS.get(policy.status, "OK")}}
+    if policy.status != 303:
+        responses[str(policy.status)]["content"] = {policy.produces: {"schema": SCHEMAS[policy.produces]}}
+    for code in _errors(policy, method, bool(path_args)):
+        if code == 303:
+            responses["303"] = {"description": "not signed in: to the sign-in page"}
+            continue
+        media = {"application/json": {"schema": ERROR}}
+        if policy.page is not None:  # web forms show their errors on the page
+            media["text/html"] = {"schema": {"type": "string"}}
+        responses[str(code)] = {"description": ERRORS[code], "content": media}
+    op["responses"] = responses
+    if not open_without_key:
+        op["security"] = [{"bearer": []}, {"apiKey": []}] + ([{"session": []}] if policy.access == PAGE else [])
+    return op
 
 
-def _get(summary: str, *errors: int) -> dict[str, Any]:
-    return {"get": {"summary": summary, "responses": {
-        "200": {"description": "OK", "content": {"application/json": {"schema": JSON_OBJECT}}}, **_errors(*errors)}}}
-
-
-def build_document() -> dict[str, Any]:
+def build_document(app: Flask | None = None) -> dict[str, Any]:
+    app = app or current_app
     s = current_service().settings
-    _, defs = models_json_schema([(m, "validation") for m in (TranslateBody, DetectBody, SummarizeBody)],
+    paths: dict[str, dict[str, Any]] = {}
+    models: dict[str, Any] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint == "static":
+            continue
+        policy = policy_of(app, rule.endpoint)
+        assert policy is not None  # check_routes refused the app otherwise
+        path = _ARGUMENT.sub(r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op = _operation(policy, method, list(_ARGUMENT.findall(rule.rule)), s)
+            op["operationId"] = f"{rule.endpoint}.{method.lower()}"
+            paths.setdefault(path, {})[method.lower()] = op
+        for model in policy.bodies.values():
+            models[model.__name__] = model
+    _, defs = models_json_schema([(m, "validation") for m in models.values()],
                                  ref_template="#/components/schemas/{model}")
-    schemas = {**defs.get("$defs", {}), "Error": ERROR_SCHEMA}
     limits = (f"Limits: {s.max_text_chars:,} characters per text, {s.max_texts} texts and {s.max_targets} targets "
-              f"per request, {s.max_total_chars:,} characters in all, {s.max_body_bytes:,} bytes per body.")
-    glossary_path = {"get": {
-        "summary": "One glossary's entries",
-        "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}}],
-        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": JSON_OBJECT}}},
-                      **_errors(404, 503)}}}
+              f"per request, {s.max_total_chars:,} characters in all, {s.max_body_bytes:,} bytes per body, "
+              f"{s.max_glossaries} glossaries.")
     return {
         "openapi": "3.1.0",
         "info": {"title": "asean-mt", "version": __version__,
                  "description": "Translation and summarisation for ASEAN public-sector text. " + limits},
-        "paths": {
-            "/v1/translate": _post("TranslateBody", "Translate one or several texts into one or several languages",
-                                   "Per target: text, engine and model, glossary report, flags, summary. " + limits),
-            "/v1/detect": _post("DetectBody", "Detect the language of a text", limits),
-            "/v1/summarize": _post("SummarizeBody", "Summarise a text in its own language", limits),
-            "/v1/languages": _get("Languages and every pair with its engine and availability"),
-            "/v1/glossaries": _get("The glossaries"),
-            "/v1/glossaries/{name}": glossary_path,
-            "/healthz": _get("Liveness"),
-            "/readyz": _get("Readiness: 503 until the engines are loaded", 503),
+        "paths": paths,
+        "components": {
+            "schemas": {**defs.get("$defs", {}), "Error": ERROR_SCHEMA},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "web pages: signed in at /login"},
+            },
         },
-        "components": {"schemas": schemas},
     }
 
 
 @bp.get("/openapi.json")
+@route("This document (OpenAPI 3.1)", group="docs", tags=("operations",))
 def openapi() -> Response:
     return jsonify(build_document())
 
 
 @bp.get("/docs")
+@route("Web page: the API documentation", group="docs", produces="text/html", tags=("web",))
 def docs() -> str:
     return render_template("docs.html", doc=build_document())

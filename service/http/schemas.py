@@ -6,21 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from service.summaries.options import MAX_SENTENCES, MAX_WORDS, SummaryOptions
+from service.validation import CleanText
 
 LanguageCode = Annotated[str, StringConstraints(min_length=2, max_length=16, pattern=r"^[A-Za-z_-]+$")]
 GlossaryName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-
-
-def clean_text(value: str) -> str:
-    """Text a person could have typed: no NUL, no lone surrogates (they cannot be encoded as UTF-8)."""
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise ValueError("text must not contain lone surrogates")
-    return value
 
 
 class Strict(BaseModel):
@@ -42,7 +34,7 @@ class SummaryParams(Strict):
 
 
 class TranslateBody(Strict):
-    text: str | list[str] = Field(description="a text, or a list of texts (each translated on its own)",
+    text: CleanText | list[CleanText] = Field(description="a text, or a list of texts (each translated on its own)",
                                   examples=["Pertemuan tahunan ASCN ke-8 di Kuala Lumpur."])
     source: LanguageCode = Field("auto", description="ISO 639-1 or FLORES-200 code, or auto", examples=["id"])
     targets: list[LanguageCode] = Field(min_length=1, description="one or several target languages",
@@ -53,31 +45,17 @@ class TranslateBody(Strict):
     alternatives: int = Field(1, ge=1, le=8, description="hypotheses per sentence (at most beam_size)")
     summary: SummaryParams | None = None
 
-    @field_validator("text")
-    @classmethod
-    def _text(cls, value: str | list[str]) -> str | list[str]:
-        for item in [value] if isinstance(value, str) else value:
-            clean_text(item)
-        return value
+    def texts(self) -> list[str]:
+        return [self.text] if isinstance(self.text, str) else list(self.text)
 
 
 class DetectBody(Strict):
-    text: str = Field(min_length=1)
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return clean_text(value)
+    text: CleanText = Field(min_length=1)
 
 
 class SummarizeBody(SummaryParams):
-    text: str = Field(min_length=1)
+    text: CleanText = Field(min_length=1)
     language: LanguageCode = Field("auto", description="the text's language, or auto")
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return clean_text(value)
 
     def options(self) -> SummaryOptions:
         return SummaryOptions(**self.model_dump(exclude={"text", "language"}))

@@ -4,12 +4,13 @@ keys and limits. Stored on the app (``app.extensions``), never in a module globa
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service import languages
 from service.config import Settings
@@ -22,8 +23,20 @@ log = logging.getLogger(__name__)
 EXTENSION = "asean_mt"
 
 
+#: HTTP methods counted under their own name in /metrics; any other method is counted as "other", so that a
+#: client sending made-up methods cannot grow the metrics without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def multiprocess_dir() -> str | None:
+    """Set by the gunicorn configuration: every worker writes its metrics there (prometheus_client's
+    multiprocess mode), so /metrics covers all workers and survives a worker's recycling."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 class Metrics:
-    """Prometheus metrics of one app. Labels are bounded: route rules, status codes, engines, languages."""
+    """Prometheus metrics of one app. Every label comes from a closed set: route rules (or "unmatched"),
+    KNOWN_METHODS (or "other"), status codes, engines, languages."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -37,37 +50,70 @@ class Metrics:
                                   ["engine", "target"], registry=r)
         self.engine_seconds = Counter("translation_engine_seconds_total", "Time spent in engines", ["engine"],
                                       registry=r)
-        self.ready = Gauge("service_ready", "1 once the engines are loaded", registry=r)
+        self.ready = Gauge("service_ready", "1 once the engines are loaded (the lowest of the live workers)",
+                           registry=r, multiprocess_mode="livemin")
+        self.rate_limit_errors = Counter("rate_limit_errors_total", "Requests the rate limiter could not count "
+                                         "because its storage failed (let through or refused: "
+                                         "rate_limit_failure_mode)", registry=r)
+        self.memory_hits = Counter("translation_memory_hits", "Segments found in the translation memory",
+                                   registry=r)
+        self.memory_misses = Counter("translation_memory_misses", "Segments not in the translation memory",
+                                     registry=r)
+        self.batch_calls = Counter("micro_batch_calls", "Engine calls entering the micro-batcher", ["engine"],
+                                   registry=r)
+        self.batch_batches = Counter("micro_batch_batches", "Engine batches run by the micro-batcher", ["engine"],
+                                     registry=r)
+
+    def count_request(self, rule: str | None, method: str, status: int, seconds: float | None) -> None:
+        endpoint = rule or "unmatched"
+        self.requests.labels(endpoint, method if method in KNOWN_METHODS else "other", str(status)).inc()
+        if seconds is not None:
+            self.latency.labels(endpoint).observe(seconds)
+
+    def exposition(self) -> bytes:
+        if multiprocess_dir():
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
 
 class EngineLayersCollector:
-    """Reads the translation memory's and the micro-batchers' counters at scrape time."""
+    """Carries the translation memory's and the micro-batchers' own counters into the metrics: what grew
+    since the last call is added to real Counters (so that they are summed over workers and survive a
+    worker's recycling like the others). Called after every request and before /metrics answers."""
 
-    def __init__(self, router: object):
+    def __init__(self, router: object, metrics: Metrics):
         self.router = router
+        self.metrics = metrics
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str], int] = {}
 
-    def collect(self):
-        from prometheus_client.core import CounterMetricFamily
+    def _add(self, counter: Counter, key: tuple[str, str], value: int, *labels: str) -> None:
+        delta = value - self._seen.get(key, 0)
+        if delta < 0:  # the source was reset (a new engine object): count it from zero again
+            delta = value
+        if delta:
+            (counter.labels(*labels) if labels else counter).inc(delta)
+        self._seen[key] = value
 
-        memory = getattr(self.router, "memory", None)
-        if memory is not None:
-            yield CounterMetricFamily("translation_memory_hits", "Segments found in the translation memory",
-                                      value=memory.hits)
-            yield CounterMetricFamily("translation_memory_misses", "Segments not in the translation memory",
-                                      value=memory.misses)
-        calls = CounterMetricFamily("micro_batch_calls", "Engine calls entering the micro-batcher", labels=["engine"])
-        batches = CounterMetricFamily("micro_batch_batches", "Engine batches run by the micro-batcher",
-                                      labels=["engine"])
-        engines = getattr(self.router, "engines", dict)()
-        for name, engine in engines.items():
-            layer = engine
-            while layer is not None and not hasattr(layer, "stats"):
-                layer = layer.__dict__.get("inner")
-            if layer is not None:
-                calls.add_metric([name.split(":")[0]], layer.stats.calls)
-                batches.add_metric([name.split(":")[0]], layer.stats.batches)
-        yield calls
-        yield batches
+    def sync(self) -> None:
+        with self._lock:
+            memory = getattr(self.router, "memory", None)
+            if memory is not None:
+                self._add(self.metrics.memory_hits, ("memory", "hits"), memory.hits)
+                self._add(self.metrics.memory_misses, ("memory", "misses"), memory.misses)
+            engines = getattr(self.router, "engines", dict)()
+            for name, engine in engines.items():
+                layer = engine
+                while layer is not None and not hasattr(layer, "stats"):
+                    layer = layer.__dict__.get("inner")
+                if layer is not None:
+                    label = name.split(":")[0]
+                    self._add(self.metrics.batch_calls, (name, "calls"), layer.stats.calls, label)
+                    self._add(self.metrics.batch_batches, (name, "batches"), layer.stats.batches, label)
 
 
 @dataclass
@@ -78,6 +124,7 @@ class ServiceState:
     rate_limit: CharacterRateLimit
     jobs: JobService | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    layers: EngineLayersCollector | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     warmup_error: str | None = None
 

@@ -1,27 +1,40 @@
 """The web form: paste text or upload a .txt file, pick languages and glossary, see the translations side by
 side with glossary terms highlighted and the per-term report. Server-rendered, autoescaped, CSRF-protected;
-model output and glossary text are untrusted and only ever reach the page escaped."""
+model output and glossary text are untrusted and only ever reach the page escaped.
+
+When the server requires API keys, the pages ask for one once (``/login``) and keep its hash in the signed
+session cookie; every page then acts as that key (its rate limit, its jobs). A revoked key signs the visitor
+out at the next request. Without required keys the pages are open, and signing in is optional (to see one's
+own jobs)."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import regex
-from flask import Blueprint, Response, make_response, render_template, request, session
+from flask import Blueprint, Response, g, make_response, redirect, render_template, request, session, url_for
+from pydantic import BaseModel, ConfigDict, Field
+from werkzeug.exceptions import HTTPException
 
 from service import languages
+from service.config import Settings
 from service.engines.base import DecodeOptions
-from service.errors import ServiceError
-from service.http.api import authorize, check_limits, record
-from service.http.errors import ApiError, status_for
-from service.http.schemas import clean_text
+from service.http.api import record
+from service.http.bodies import FORM, MULTIPART, validate
+from service.http.errors import ApiError
+from service.http.limits import characters, check_limits
+from service.http.policy import PAGE, PUBLIC, body, route
+from service.http.security import SESSION_KEY
 from service.http.state import current_service
+from service.keys import hash_key
 from service.pipeline import TranslationRequest, TranslationResult
 from service.summaries.options import SummaryOptions
 from service.terminology.enforce import TermReport
 from service.terminology.matcher import bounded
+from service.validation import check_text
 
 bp = Blueprint("web", __name__)
 
@@ -37,6 +50,15 @@ def check_csrf() -> None:
     expected = session.get("csrf", "")
     if not sent or not expected or not hmac.compare_digest(sent, expected):
         raise ApiError(400, "csrf_failed", "The form's security token is missing or expired; reload the page.")
+
+
+@bp.app_context_processor
+def _signed_in() -> dict[str, Any]:
+    """Every page's header: who is signed in, and whether signing in means anything here."""
+    who = g.get("caller")
+    state = current_service()
+    return {"signed_in": who.key.name if who is not None and who.key is not None else None,
+            "keys_configured": state.keys.configured, "csrf_token": csrf_token()}
 
 
 @dataclass(frozen=True)
@@ -64,14 +86,14 @@ def highlight(text: str, report: TermReport | None, target: str) -> list[Part]:
     return [p for p in parts if p.text]
 
 
-def _page(status: int = 200, **context) -> Response:
+def _page(status: int = 200, **context: Any) -> Response:
     state = current_service()
     s = state.settings
     store = state.pipeline.glossaries
     defaults = {"text": "", "source": "auto", "targets": ["en", "ms"], "glossary": ",".join(
         s.default_glossary_names), "summary": False, "sentences": 2}
     response = make_response(render_template(
-        "index.html", csrf_token=csrf_token(), languages=list(languages.LANGUAGES.values()),
+        "index.html", languages=list(languages.LANGUAGES.values()),
         glossaries=store.usable(), values=defaults | context.pop("values", {}),
         limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight,
         language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
@@ -79,49 +101,136 @@ def _page(status: int = 200, **context) -> Response:
     return response
 
 
+class TranslateForm(BaseModel):
+    """The web form's fields (multipart: the text may come as a .txt file)."""
+
+    model_config = ConfigDict(extra="ignore")  # csrf_token
+    text: str = ""
+    file: bytes | None = Field(None, description="a .txt file (UTF-8) instead of the text")
+    source: str = "auto"
+    targets: list[str] = Field(default_factory=list)
+    glossary: str = ""
+    summary: str | None = Field(None, description="\"on\" for a summary")
+    sentences: str = "2"
+
+
+@dataclass(frozen=True)
+class WebRequest:
+    text: str
+    targets: list[str]
+    source: str
+    glossaries: list[str]
+    summary: SummaryOptions | None
+
+
+def _values() -> dict[str, Any]:
+    """What the visitor sent, to show the form again as it was (nothing when the form itself was refused)."""
+    try:
+        form = request.form
+    except HTTPException:  # e.g. the body was over max_body_bytes
+        return {}
+    return {"text": form.get("text", ""), "source": form.get("source", "auto"), "targets": form.getlist("targets"),
+            "glossary": form.get("glossary", ""), "summary": form.get("summary") == "on",
+            "sentences": form.get("sentences", "2")}
+
+
+def read_form() -> WebRequest:
+    fields = validate(TranslateForm, {k: request.form.getlist(k) if k == "targets" else request.form.get(k)
+                                      for k in request.form})
+    text = fields.text
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        try:
+            text = upload.read(current_service().settings.max_text_chars * 4 + 1).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalid_utf8", "The uploaded file is not UTF-8 text.") from None
+    try:
+        check_text(text)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_input", f"The {exc}.") from None
+    if not text.strip():
+        raise ApiError(400, "invalid_input", "Paste a text or choose a .txt file.")
+    targets = languages.parse_list(fields.targets)
+    if not targets:
+        raise ApiError(400, "invalid_input", "Choose at least one target language.")
+    summary = None
+    if fields.summary == "on":
+        try:
+            summary = SummaryOptions(sentences=int(fields.sentences))
+        except ValueError:
+            raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
+    return WebRequest(text, targets, fields.source, [g for g in fields.glossary.split(",") if g], summary)
+
+
+def form_cost(form: WebRequest, s: Settings) -> int:
+    check_limits(s, [form.text], len(form.targets), form.glossaries)
+    return characters([form.text], len(form.targets))
+
+
 @bp.get("/")
+@route("Web page: the translation form", access=PAGE, produces="text/html", tags=("web",))
 def form() -> Response:
     return _page()
 
 
 @bp.post("/")
+@route("Web page: translate the form's text and show the results", access=PAGE, csrf=True, read=read_form,
+       bodies={MULTIPART: TranslateForm, FORM: TranslateForm}, cost=form_cost, produces="text/html",
+       page=lambda message, status: _page(status, values=_values(), error=message), tags=("web",))
 def submit() -> Response:
-    check_csrf()
     state = current_service()
-    values = {
-        "text": request.form.get("text", ""), "source": request.form.get("source", "auto"),
-        "targets": request.form.getlist("targets"), "glossary": request.form.get("glossary", ""),
-        "summary": request.form.get("summary") == "on", "sentences": request.form.get("sentences", "2"),
-    }
-    try:
-        upload = request.files.get("file")
-        if upload is not None and upload.filename:
-            try:
-                values["text"] = upload.read(state.settings.max_text_chars * 4 + 1).decode("utf-8")
-            except UnicodeDecodeError:
-                raise ApiError(400, "invalid_utf8", "The uploaded file is not UTF-8 text.") from None
-        text = clean_text(values["text"]) if values["text"] else ""
-        if not text.strip():
-            raise ApiError(400, "invalid_input", "Paste a text or choose a .txt file.")
-        targets = languages.parse_list(values["targets"])
-        if not targets:
-            raise ApiError(400, "invalid_input", "Choose at least one target language.")
-        check_limits(state, [text], len(targets))
-        authorize(state, len(text) * len(targets))
-        glossaries = [g for g in values["glossary"].split(",") if g]
-        summary = None
-        if values["summary"]:
-            try:
-                summary = SummaryOptions(sentences=int(values["sentences"]))
-            except ValueError:
-                raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
-        result: TranslationResult = state.pipeline.translate(TranslationRequest(
-            text, targets, values["source"], DecodeOptions(beam_size=state.settings.beam_size), glossaries, summary))
-        record(state, result, text)
-    except ApiError as exc:
-        return _page(exc.status, values=values, error=exc.message)
-    except (ServiceError, ValueError) as exc:
-        if isinstance(exc, ServiceError):
-            return _page(status_for(exc), values=values, error=exc.message)
-        return _page(400, values=values, error=str(exc))
-    return _page(values=values, result=result, source_text=text)
+    sent: WebRequest = body()
+    result: TranslationResult = state.pipeline.translate(TranslationRequest(
+        sent.text, sent.targets, sent.source, DecodeOptions(beam_size=state.settings.beam_size), sent.glossaries,
+        sent.summary))
+    record(state, result, sent.text)
+    return _page(values=_values() | {"text": sent.text}, result=result, source_text=sent.text)
+
+
+# -- signing in with an API key ------------------------------------------------------------------------
+def _local(target: str | None) -> str:
+    """Where to go after signing in: a path on this server, never another site."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("web.form")
+
+
+def _login_page(error: str | None = None, status: int = 200) -> Response:
+    page = render_template("login.html", next=_local(request.values.get("next")), error=error,
+                           required=current_service().settings.require_api_key)
+    return Response(page, status, mimetype="text/html")
+
+
+class LoginForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # csrf_token
+    key: str = Field(min_length=1, max_length=200, description="your API key")
+    next: str = "/"
+
+
+@bp.get("/login")
+@route("Web page: sign in with an API key", access=PUBLIC, produces="text/html", tags=("web",),
+       query={"next": ({"type": "string"}, "the page to go to afterwards")})
+def login() -> Response:
+    return _login_page()
+
+
+@bp.post("/login")
+@route("Web page: sign in with an API key (kept in the signed session cookie)", access=PUBLIC, csrf=True,
+       read=lambda: validate(LoginForm, request.form.to_dict()), bodies={FORM: LoginForm}, produces="text/html",
+       status=303, page=lambda message, status: _login_page(message, status), tags=("web",))
+def login_submit() -> Response:
+    sent: LoginForm = body()
+    found = current_service().keys.lookup(hash_key(sent.key.strip()))
+    if found is None:
+        return _login_page("This key is not valid.", 401)
+    session.clear()  # a new session for the new identity (and a new CSRF token)
+    session[SESSION_KEY] = found.digest
+    return redirect(_local(sent.next), code=303)
+
+
+@bp.post("/logout")
+@route("Web page: sign out", access=PAGE, csrf=True, produces="text/html", status=303, tags=("web",))
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("web.login"), code=303)
+

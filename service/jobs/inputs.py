@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 from service.errors import InvalidInput
 from service.jobs.store import NewDocument
+from service.validation import DEFAULT_JSON_DEPTH, JsonInvalid, check_text, loads_json
 
 
 def _text(data: bytes, name: str) -> str:
@@ -19,7 +19,19 @@ def _text(data: bytes, name: str) -> str:
         raise InvalidInput(f"{name} is not UTF-8 text.") from None
 
 
-def parse_file(name: str, data: bytes) -> list[NewDocument]:
+def _document(where: str, doc_id: str, text: str) -> NewDocument:
+    """The same text checks as every other input path (service.validation), reported with file and line."""
+    try:
+        return NewDocument(check_text(doc_id), check_text(text))
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: {exc}.") from None
+
+
+def parse_file(name: str, data: bytes, max_depth: int = DEFAULT_JSON_DEPTH) -> list[NewDocument]:
+    try:
+        check_text(name)
+    except ValueError as exc:
+        raise InvalidInput(f"The file name {name!r} is not usable: {exc}.") from None
     suffix = Path(name).suffix.lower()
     text = _text(data, name)
     if suffix in (".jsonl", ".ndjson"):
@@ -28,21 +40,29 @@ def parse_file(name: str, data: bytes) -> list[NewDocument]:
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
-            except ValueError:
-                raise InvalidInput(f"{name}:{n}: not valid JSON.") from None
+                item = loads_json(line, max_depth)
+            except JsonInvalid as exc:
+                raise InvalidInput(f"{name}:{n}: {exc}.") from None
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise InvalidInput(f"{name}:{n}: each line must be an object with a string \"text\".")
-            docs.append(NewDocument(str(item.get("id", f"{Path(name).stem}:{n}")), item["text"]))
+            doc_id = item.get("id", f"{Path(name).stem}:{n}")
+            if isinstance(doc_id, bool) or not isinstance(doc_id, str | int):
+                raise InvalidInput(f"{name}:{n}: \"id\" must be a string or a whole number.")
+            docs.append(_document(f"{name}:{n}", str(doc_id), item["text"]))
         return docs
     if suffix in (".csv", ".tsv"):
         reader = csv.DictReader(io.StringIO(text), dialect=csv.excel_tab if suffix == ".tsv" else csv.excel)
-        if not reader.fieldnames or "text" not in reader.fieldnames:
-            raise InvalidInput(f"{name}:1: the header must have a \"text\" column (and optionally \"id\").")
-        return [NewDocument(row.get("id") or f"{Path(name).stem}:{n}", row["text"] or "")
-                for n, row in enumerate(reader, 2)]
+        try:
+            if not reader.fieldnames or "text" not in reader.fieldnames:
+                raise InvalidInput(f"{name}:1: the header must have a \"text\" column (and optionally \"id\").")
+            return [_document(f"{name}:{n}", row.get("id") or f"{Path(name).stem}:{n}", row["text"] or "")
+                    for n, row in enumerate(reader, 2)]
+        except csv.Error:
+            limit = csv.field_size_limit()
+            raise InvalidInput(f"{name}:{reader.line_num + 1}: a CSV field is longer than {limit:,} characters; "
+                               "send long documents as .txt or .jsonl.") from None
     if suffix in (".txt", ".md", ""):
-        return [NewDocument(name, text)]
+        return [_document(name, name, text)]
     raise InvalidInput(f"{name}: unsupported file type; use .txt, .jsonl or .csv.")
 
 

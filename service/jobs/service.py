@@ -31,7 +31,9 @@ class JobService:
 
     def submit(self, documents: Sequence[NewDocument], targets: Sequence[str], source: str = "auto",
                glossaries: Sequence[str] | None = None, summary: SummaryOptions | None = None,
-               beam_size: int | None = None, idempotency_key: str | None = None) -> tuple[Job, bool]:
+               beam_size: int | None = None, idempotency_key: str | None = None,
+               owner: str | None = None) -> tuple[Job, bool]:
+        """``owner``: the hash of the API key submitting the job (None without a key)."""
         s = self.settings
         if not documents:
             raise InvalidInput("A job needs at least one document.")
@@ -59,7 +61,7 @@ class JobService:
             summary.validate()
         spec = JobSpec(src, codes, list(glossaries) if glossaries is not None else None,
                        summary.__dict__ if summary else None, beam_size or s.beam_size)
-        job, created = self.store.create(spec, documents, idempotency_key)
+        job, created = self.store.create(spec, documents, idempotency_key, owner)
         if created:
             try:
                 self._enqueue(job.id, list(range(len(documents))))

@@ -29,18 +29,25 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import text as sql
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from service.errors import ServiceError
 
-SCHEMA_VERSION = 1
+#: 2: jobs.owner (the hash of the API key that created the job; NULL for jobs created without a key).
+SCHEMA_VERSION = 2
+#: Characters of a document id (the column's size, and what requests may send).
+DOC_ID_CHARS = 500
 #: Tries at creating the schema while other processes may be creating it too (bounded: a real error surfaces).
 MIGRATE_ATTEMPTS = 5
 PENDING, DONE, FAILED, CANCELLED = "pending", "done", "failed", "cancelled"
+#: ``list_jobs(owner=ANY)``: every owner's jobs
+ANY = object()
 
 
 class JobNotFound(ServiceError):
@@ -77,13 +84,15 @@ class Job(Base):
     documents: Mapped[int] = mapped_column(Integer)
     payload_hash: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    #: the SHA-256 hex of the API key that created the job; None without a key (visible to every keyless caller)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class Document(Base):
     __tablename__ = "job_documents"
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    doc_id: Mapped[str] = mapped_column(String(500))
+    doc_id: Mapped[str] = mapped_column(String(DOC_ID_CHARS))
     text: Mapped[str] = mapped_column(Text)
 
 
@@ -155,16 +164,20 @@ class JobStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Create the schema if needed. Several processes may open a new store at once (workers starting
-        together, a reader beside a writer): whoever records the version first wins, the others find it."""
+        """Create the schema if needed, or bring an older one up to date. Several processes may open a store
+        at once (workers starting together, a reader beside a writer): whoever records the version first
+        wins, the others find it."""
         for attempt in range(MIGRATE_ATTEMPTS):
             try:
                 Base.metadata.create_all(self.engine)
                 with self.sessions.begin() as s:
-                    if s.scalar(select(func.max(SchemaInfo.version))) is None:
+                    version = s.scalar(select(func.max(SchemaInfo.version)))
+                    if version is None:
                         s.add(SchemaInfo(version=SCHEMA_VERSION))
+                    elif version < 2:
+                        self._to_v2(s)
                 break
-            except (IntegrityError, OperationalError):  # another process is creating it right now
+            except (IntegrityError, OperationalError, ProgrammingError):  # another process is at it right now
                 if attempt == MIGRATE_ATTEMPTS - 1:
                     raise
                 time.sleep(0.2 * (attempt + 1))
@@ -173,18 +186,31 @@ class JobStore:
         if version is not None and version > SCHEMA_VERSION:
             raise ServiceError(f"The job store was written by a newer version (schema {version}).")
 
+    @staticmethod
+    def _to_v2(s: Any) -> None:
+        """v1 -> v2: jobs get an owner column. Existing jobs keep no owner: without keys they stay visible to
+        everyone, as before; once keys are required, to admin keys only."""
+        columns = {c["name"] for c in inspect(s.connection()).get_columns("jobs")}
+        if "owner" not in columns:
+            s.execute(sql("ALTER TABLE jobs ADD COLUMN owner VARCHAR(64)"))
+        s.execute(sql("CREATE INDEX IF NOT EXISTS ix_jobs_owner ON jobs (owner)"))
+        s.execute(update(SchemaInfo).values(version=2))
+
     # -- submission ----------------------------------------------------------------------------------
-    def create(self, spec: JobSpec, documents: Sequence[NewDocument],
-               idempotency_key: str | None = None) -> tuple[Job, bool]:
-        """The new job and True; or, for a known idempotency key with the same payload, that job and False."""
+    def create(self, spec: JobSpec, documents: Sequence[NewDocument], idempotency_key: str | None = None,
+               owner: str | None = None) -> tuple[Job, bool]:
+        """The new job and True; or, for a known idempotency key with the same payload, that job and False.
+        Idempotency keys are the owner's own: another key's job is never found (nor a conflict) by them."""
         payload = spec.payload_hash(documents)
+        if idempotency_key and owner:
+            idempotency_key = "o:" + hashlib.sha256(f"{owner}\n{idempotency_key}".encode()).hexdigest()
         if idempotency_key:
             existing = self._by_key(idempotency_key, payload)
             if existing is not None:
                 return existing, False
         job = Job(id=uuid.uuid4().hex, source=spec.source, targets=list(spec.targets), glossaries=spec.glossaries,
                   summary=spec.summary, beam_size=spec.beam_size, documents=len(documents), payload_hash=payload,
-                  idempotency_key=idempotency_key)
+                  idempotency_key=idempotency_key, owner=owner)
         try:
             with self.sessions.begin() as s:
                 s.add(job)
@@ -247,9 +273,13 @@ class JobStore:
             yield from ((doc, res) for doc, res in rows)
             last = (rows[-1][1].position, rows[-1][1].target)
 
-    def list_jobs(self, limit: int = 20) -> list[Job]:
+    def list_jobs(self, limit: int = 20, owner: str | object | None = ANY) -> list[Job]:
+        """The newest jobs: all of them, or those of ``owner`` (None: the jobs created without a key)."""
+        query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+        if owner is not ANY:
+            query = query.where(Job.owner.is_(None) if owner is None else Job.owner == owner)
         with self.sessions() as s:
-            return list(s.scalars(select(Job).order_by(Job.created_at.desc()).limit(limit)))
+            return list(s.scalars(query))
 
     def pending_positions(self, job_id: str) -> list[int]:
         with self.sessions() as s:

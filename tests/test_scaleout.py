@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from service.http.security import new_key
+from service.keys import new_key
 from tests.conftest import REPO
 from tests.test_jobs_celery import Worker, pg_url, redis_url  # noqa: F401  (fixtures)
 from tests.test_serving import free_port, wait_ready

@@ -5,12 +5,16 @@ Every limit is a named field here, with the reason for its value beside it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from service.errors import ConfigError
 
@@ -36,10 +40,14 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    """Immutable; ``Settings(...)`` is the defaults plus its arguments, :func:`load_settings` adds the TOML file
+    and the environment, and ``settings.replace(name=value)`` makes a changed copy (validated like the rest)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
     #: Where pulled and added models live: ``<models_dir>/<org>--<name>/{hf,ctranslate2}``.
-    models_dir: Path = field(default_factory=_default_models_dir)
+    models_dir: Path = Field(default_factory=_default_models_dir)
     #: Language pair -> engines/models in preference order (data, not code).
     catalog_path: Path = PACKAGE_DIR / "catalog.toml"
     #: Domain glossaries (CSV/TSV), loaded once at start-up; a broken file is reported and left out.
@@ -113,7 +121,7 @@ class Settings:
     #: Session-signing key for the web form (CSRF tokens). Empty: a random key kept in ``secret_key_file``
     #: so that every worker of the server uses the same one.
     secret_key: str = ""
-    secret_key_file: Path = field(default_factory=lambda: _default_models_dir().parent / "secret_key")
+    secret_key_file: Path = Field(default_factory=lambda: _default_models_dir().parent / "secret_key")
     #: gunicorn workers; each holds its own copy of every model, so more workers cost memory, not speed.
     workers: int = 1
     #: request threads per worker. Threads mostly wait (in the micro-batcher, on the engine, on the network),
@@ -125,7 +133,7 @@ class Settings:
     graceful_timeout_s: int = 60
     # -- batch jobs ------------------------------------------------------------------------------------------
     #: Where the embedded job store and broker live (SQLite files) when no URLs are given.
-    data_dir: Path = field(default_factory=_default_data_dir)
+    data_dir: Path = Field(default_factory=_default_data_dir)
     #: Job store (SQLAlchemy URL): empty = SQLite in data_dir (one machine); "postgresql+psycopg://..." for
     #: several machines sharing one store.
     jobs_database_url: str = ""
@@ -177,52 +185,93 @@ class Settings:
         return [n.strip() for n in self.default_glossaries.split(",") if n.strip()]
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        try:
+            return type(self)(**(self.model_dump() | changes))
+        except ValidationError as exc:
+            raise ConfigError(_one_sentence(exc)) from None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_values(cls, value: Any, info: Any) -> Any:
+        """``~`` in paths is the home folder; an empty environment variable is false for a yes/no setting."""
+        kind = cls.model_fields[info.field_name].annotation
+        if kind in (Path, "Path") and isinstance(value, str):
+            return Path(os.path.expanduser(value))
+        if kind in (bool, "bool") and isinstance(value, str) and not value.strip():
+            return False
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the file and the environment are read by load_settings(), in one place
 
 
-def _coerce(name: str, raw: Any, kind: Any) -> Any:
+#: What a value of each kind must look like, for the one-sentence error (pydantic's error types).
+_EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false", "path": "a path",
+             "string": "text"}
+
+
+def _one_sentence(error: ValidationError, where: str = "") -> str:
+    """A validation error as one sentence naming the setting and what it takes (no library text)."""
+    problems = error.errors()
+    first = problems[0]
+    name = ".".join(str(part) for part in first["loc"]) or "?"
+    more = len(problems) - 1
+    tail = "" if not more else f" (and {more} more problem{'s' if more > 1 else ''})"
+    if first["type"] == "extra_forbidden":
+        return f"Unknown setting {name}{where}{tail}; the settings are listed in service/config.py."
+    kind = next((text for prefix, text in _EXPECTED.items() if first["type"].startswith(prefix)), None)
+    expected = f": it must be {kind}" if kind else ""
+    return f"Setting {name}{where} has an invalid value {first.get('input')!r}{expected}{tail}."
+
+
+def _read_toml(path: str | Path) -> dict[str, Any]:
     try:
-        if kind in (Path, "Path"):
-            return Path(os.path.expanduser(str(raw)))
-        if kind in (bool, "bool"):
-            if isinstance(raw, bool):
-                return raw
-            if str(raw).strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if str(raw).strip().lower() in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(raw)
-        if kind in (int, "int"):
-            return int(raw)
-        if kind in (float, "float"):
-            return float(raw)
-        return str(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"Setting {name} has an invalid value {raw!r}.") from exc
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"The settings file {path} does not exist; check --config or ASEAN_MT_CONFIG.") from None
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"Cannot read the settings file {path}; check that it is a readable UTF-8 text file."
+                          ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))  # only the line number is taken from the parser's message
+        at = f" (line {line.group(1)})" if line else ""
+        raise ConfigError(f"The settings file {path} is not valid TOML{at}; fix it or leave it out.") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        noun = "setting" if len(unknown) == 1 else "settings"
+        raise ConfigError(f"Unknown {noun} in {path}: {', '.join(unknown)}; the settings are listed in "
+                          "service/config.py.")
+    return data
 
 
-def load_settings(toml_path: str | Path | None = None, environ: dict[str, str] | None = None,
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``ASEAN_MT_<FIELD>`` variables, read by pydantic-settings (other ``ASEAN_MT_*`` variables are ignored)."""
+    source = EnvSettingsSource(Settings, case_sensitive=False, env_prefix=ENV_PREFIX)
+    source.env_vars = parse_env_vars(environ, False, False, None)
+    return source()
+
+
+def load_settings(toml_path: str | Path | None = None, environ: Mapping[str, str] | None = None,
                   **overrides: Any) -> Settings:
     """Settings from (lowest to highest priority) defaults, a TOML file, the environment, ``overrides``.
 
-    The TOML file is ``toml_path`` or ``$ASEAN_MT_CONFIG``; its keys are the field names.
+    The TOML file is ``toml_path`` or ``$ASEAN_MT_CONFIG``; its keys are the field names, and an unknown key is
+    an error (a misspelt setting must not be silently ignored). Every problem is a :class:`ConfigError`.
     """
     env = os.environ if environ is None else environ
-    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
-    values: dict[str, Any] = {}
     path = toml_path or env.get(ENV_PREFIX + "CONFIG")
-    if path:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"Cannot read the settings file {path}: {exc.__class__.__name__}.") from exc
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ConfigError(f"Unknown setting(s) in {path}: {', '.join(unknown)}.")
-        values.update(data)
-    for name in fields:
-        key = ENV_PREFIX + name.upper()
-        if key in env:
-            values[name] = env[key]
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**{k: _coerce(k, v, fields[k]) for k, v in values.items()})
+    from_file = _read_toml(path) if path else {}
+    later = _from_environment(env) | {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**(from_file | later))
+    except ValidationError as exc:
+        name = exc.errors()[0]["loc"][0] if exc.errors()[0]["loc"] else None
+        raise ConfigError(_one_sentence(exc, f" in {path}" if name in from_file and name not in later else "")
+                          ) from None

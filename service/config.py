@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     memory_max_bytes: int = 256 * 1024 * 1024
     #: Seconds a Redis memory entry lives (Redis bounds its size with maxmemory + allkeys-lru).
     memory_ttl_s: int = 7 * 24 * 3600
+    #: Seconds one Redis call of the memory may take (connect or answer): a lookup is a fraction of a millisecond
+    #: when Redis is well, so 0.25 s only bounds what an unwell Redis costs a request before it is a miss.
+    memory_redis_timeout_s: float = 0.25
+    #: Seconds the memory leaves Redis alone after a failed call (then tries again): an outage costs one
+    #: timeout per interval, not one per request.
+    memory_retry_s: float = 5.0
+    #: Glossary layers (one per distinct list of glossary names in requests) kept built: each holds its term
+    #: automata, so the cache is an LRU of this size rather than one layer per list ever seen.
+    glossary_layer_cache: int = 32
 
     # -- HTTP limits: each one bounds the work a single request can demand of a worker ------------------
     #: Characters in one text of a request: ~5 pages, a long news article with room to spare.

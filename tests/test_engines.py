@@ -99,3 +99,33 @@ def test_thread_counts_never_exceed_cores() -> None:
     intra, inter = Settings(intra_threads=64, inter_threads=64).threads
     assert intra * inter <= cores
     assert Settings().threads[0] * Settings().threads[1] <= cores
+
+
+def test_loading_one_model_does_not_hold_up_the_others(settings: Settings) -> None:
+    """A model that takes long to load holds its own lock only: other pairs are served meanwhile."""
+    import threading
+
+    from service.engines import apertium
+
+    release = threading.Event()
+
+    class SlowLoadingRouter(EngineRouter):
+        def _build(self, candidate: Candidate) -> Engine:
+            if candidate.model.id == "tiny/nllb":
+                release.wait(60)  # the "load" of this model lasts until the test has seen the others served
+            return super()._build(candidate)
+
+    router = SlowLoadingRouter(settings.replace(memory="off"))
+    slow = threading.Thread(target=router.engine_for, args=("id", "th"))
+    slow.start()
+    try:
+        served: list[str] = []
+        other = threading.Thread(target=lambda: served.append(router.engine_for("id", "ms").name))
+        other.start()
+        other.join(60)
+        assert served == ["apertium"] and apertium.is_installed("ind-zlm", settings.apertium_modes_dir)
+        assert slow.is_alive()  # still loading
+    finally:
+        release.set()
+        slow.join(60)
+    assert router.engine_for("id", "th").model == "tiny/nllb"

@@ -47,7 +47,10 @@ class EngineLayersCollector:
         self.router = router
 
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from service.engines.base import layers
+        from service.engines.batching import BatchingEngine
 
         memory = getattr(self.router, "memory", None)
         if memory is not None:
@@ -55,19 +58,28 @@ class EngineLayersCollector:
                                       value=memory.hits)
             yield CounterMetricFamily("translation_memory_misses", "Segments not in the translation memory",
                                       value=memory.misses)
+            yield CounterMetricFamily("translation_memory_errors", "Failed translation memory calls (answered as "
+                                      "misses; e.g. Redis down)", value=memory.errors)
         calls = CounterMetricFamily("micro_batch_calls", "Engine calls entering the micro-batcher", labels=["engine"])
         batches = CounterMetricFamily("micro_batch_batches", "Engine batches run by the micro-batcher",
                                       labels=["engine"])
-        engines = getattr(self.router, "engines", dict)()
-        for name, engine in engines.items():
-            layer = engine
-            while layer is not None and not hasattr(layer, "stats"):
-                layer = layer.__dict__.get("inner")
-            if layer is not None:
-                calls.add_metric([name.split(":")[0]], layer.stats.calls)
-                batches.add_metric([name.split(":")[0]], layer.stats.batches)
+        lanes = GaugeMetricFamily("micro_batch_lanes", "Language pair and option combinations queued or recently "
+                                  "used", labels=["engine"])
+        totals: dict[str, list[int]] = {}  # per engine kind (a closed set), summed over its models
+        for name, engine in getattr(self.router, "engines", dict)().items():
+            batcher = next((layer for layer in layers(engine) if isinstance(layer, BatchingEngine)), None)
+            if batcher is not None:
+                total = totals.setdefault(name.split(":")[0], [0, 0, 0])
+                total[0] += batcher.stats.calls
+                total[1] += batcher.stats.batches
+                total[2] += batcher.lanes
+        for kind, (n_calls, n_batches, n_lanes) in totals.items():
+            calls.add_metric([kind], n_calls)
+            batches.add_metric([kind], n_batches)
+            lanes.add_metric([kind], n_lanes)
         yield calls
         yield batches
+        yield lanes
 
 
 @dataclass

@@ -73,21 +73,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
                                  _summary_options(args) if args.summary else None)
     result = _pipeline(settings).translate(request)
     if args.format == "json":
-        payload = {
-            "source": result.source, "detected": result.detected,
-            "results": [
-                {"target": r.target, "text": r.text, "engine": r.engine, "model": r.model, "flags": r.flags,
-                 "alternatives": r.alternatives or None,
-                 "stats": {"segments": r.segments, "unique_segments": r.unique_segments,
-                           "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
-                           "seconds": round(r.seconds, 3), "engine_seconds": round(r.engine_seconds, 3)},
-                 "glossary": r.terms.to_dict() if r.terms else None,
-                 "summary": r.summary.to_dict() if r.summary else None,
-                 "error": r.error.to_dict() if r.error else None}
-                for r in result.results
-            ],
-        }
-        payload["summary"] = result.summary.to_dict() if result.summary else None
+        payload = {"source": result.source, "detected": result.detected,
+                   "results": [r.to_dict(stats=True) for r in result.results],
+                   "summary": result.summary.to_dict() if result.summary else None}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         origin = " (detected)" if result.detected else ""
@@ -287,7 +275,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from service.jobs.worker import run_worker
 
     settings = _settings(args)
-    run_worker(settings, args.concurrency or settings.server_threads, requeue=args.requeue)
+    run_worker(settings, args.concurrency or settings.server_threads, requeue=args.requeue, parent=args.parent)
     return 0
 
 
@@ -418,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requeue", action="store_true",
                    help="first queue again every unfinished document in the job store (the embedded broker "
                         "cannot redeliver the task of a worker that died)")
+    p.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # serve's embedded worker: stop when it dies
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("batch", parents=[common], help="translate files or folders as a resumable batch job")

@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     job_chunk_documents: int = 8
     #: Attempts per document before it is marked failed (a poison document must not block its job).
     job_max_attempts: int = 3
+    #: Seconds a call to a SQLite job store waits for another process's write lock before it counts as the store
+    #: being unavailable (the chunk is then retried later): long enough for any normal write to finish.
+    jobs_lock_timeout_s: float = 30.0
     #: Seconds before a task taken by a worker that died is handed to another (Redis/SQS brokers). It must
     #: exceed the longest chunk; a chunk of 8 articles x 8 targets takes ~1 minute on 2 CPU cores.
     jobs_visibility_timeout_s: int = 600

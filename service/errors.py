@@ -80,3 +80,15 @@ class GlossaryInvalid(ServiceError):
 
 class ConfigError(ServiceError):
     code = "config_error"
+
+
+class JobsUnavailable(ServiceError):
+    """The job store or the task queue cannot be reached: batch jobs wait for it; translation is unaffected."""
+
+    code = "jobs_unavailable"
+
+
+class InternalError(ServiceError):
+    """Something unexpected failed (a bug, or a library's surprise); ``details['incident']`` names its log entry."""
+
+    code = "internal_error"

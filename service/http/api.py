@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify
 
 from service import languages
@@ -13,7 +11,7 @@ from service.http.errors import ApiError, service_error_response
 from service.http.schemas import DetectBody, SummarizeBody, TranslateBody
 from service.http.security import client_id
 from service.http.state import ServiceState, current_service
-from service.pipeline import TargetResult, TranslationRequest, TranslationResult
+from service.pipeline import TranslationRequest, TranslationResult
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -24,7 +22,8 @@ def authorize(state: ServiceState, characters: int) -> None:
     state.rate_limit.charge(client_id(key), characters)
 
 
-def check_limits(state: ServiceState, texts: list[str], targets: int) -> None:
+def check_limits(state: ServiceState, texts: list[str], targets: int, per_text: bool = True) -> None:
+    """``per_text=False``: a text over max_text_chars is left to the pipeline, as that text's own error."""
     s = state.settings
     if len(texts) > s.max_texts:
         raise ApiError(413, "input_too_large", f"{len(texts)} texts in one request; the limit is {s.max_texts}.",
@@ -32,7 +31,7 @@ def check_limits(state: ServiceState, texts: list[str], targets: int) -> None:
     if targets > s.max_targets:
         raise ApiError(413, "input_too_large", f"{targets} targets in one request; the limit is {s.max_targets}.",
                        limit=s.max_targets, setting="max_targets")
-    for i, text in enumerate(texts):
+    for i, text in enumerate(texts if per_text else []):
         if len(text) > s.max_text_chars:
             raise ApiError(413, "input_too_large", f"Text {i} has {len(text):,} characters; the limit is "
                            f"{s.max_text_chars:,} per text.", limit=s.max_text_chars, setting="max_text_chars")
@@ -50,20 +49,10 @@ def record(state: ServiceState, result: TranslationResult, text: str) -> None:
             state.metrics.engine_seconds.labels(r.engine).inc(r.engine_seconds)
 
 
-def target_json(r: TargetResult) -> dict[str, Any]:
-    return {
-        "target": r.target, "text": r.text, "engine": r.engine, "model": r.model, "flags": r.flags,
-        "glossary": r.terms.to_dict() if r.terms else None,
-        "alternatives": [{"source": s, "alternatives": alts} for s, alts in r.alternatives.items()] or None,
-        "summary": r.summary.to_dict() if r.summary else None,
-        "error": ({"error": r.error.message, "code": r.error.code, **r.error.details} if r.error else None),
-    }
-
-
 def translate_texts(state: ServiceState, body: TranslateBody) -> list[TranslationResult]:
     texts = [body.text] if isinstance(body.text, str) else list(body.text)
     targets = languages.parse_list(list(body.targets))
-    check_limits(state, texts, len(targets))
+    check_limits(state, texts, len(targets), per_text=False)
     authorize(state, sum(len(t) for t in texts) * len(targets))
     beam = body.beam_size or state.settings.beam_size
     if body.alternatives > beam:
@@ -71,12 +60,11 @@ def translate_texts(state: ServiceState, body: TranslateBody) -> list[Translatio
                        f"({beam}).", problems=[{"field": "alternatives", "problem": "exceeds beam_size"}])
     options = DecodeOptions(beam_size=beam, n_best=body.alternatives)
     summary = body.summary.options() if body.summary else None
-    results = []
-    for text in texts:
-        result = state.pipeline.translate(TranslationRequest(text, targets, body.source, options, body.glossary,
-                                                             summary))
+    results = state.pipeline.translate_many([TranslationRequest(text, targets, body.source, options, body.glossary,
+                                                                summary) for text in texts],
+                                            max_chars=state.settings.max_text_chars)
+    for text, result in zip(texts, results, strict=True):
         record(state, result, text)
-        results.append(result)
     return results
 
 
@@ -90,12 +78,7 @@ def translate() -> Response:
         error = outcomes[0].error
         assert error is not None
         return service_error_response(error)
-    return jsonify({"items": [
-        {"source": result.source, "detected": result.detected,
-         "summary": result.summary.to_dict() if result.summary else None,
-         "translations": [target_json(r) for r in result.results]}
-        for result in results
-    ]})
+    return jsonify({"items": [result.to_dict() for result in results]})
 
 
 @bp.post("/detect")

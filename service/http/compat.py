@@ -79,8 +79,9 @@ def translate() -> Response:
     n_best = max(1, body.alternatives + 1)
     options = DecodeOptions(beam_size=max(state.settings.beam_size, n_best), n_best=n_best)
     translated, alternatives, detected = [], [], None
-    for text in texts:
-        result = state.pipeline.translate(TranslationRequest(text, [target], body.source, options))
+    results = state.pipeline.translate_many([TranslationRequest(text, [target], body.source, options)
+                                             for text in texts])
+    for text, result in zip(texts, results, strict=True):
         record(state, result, text)
         r = result.results[0]
         if r.error is not None:

@@ -106,7 +106,7 @@ class ServiceState:
                         log.info("not preloaded %s-%s: %s", source, target, exc.message)
                 self.pipeline.detector  # noqa: B018 - loads lingua's models now rather than on a request
         except Exception as exc:
-            self.warmup_error = exc.__class__.__name__
+            self.warmup_error = str(exc) or "failed"  # for the log and tests; /readyz shows no library text
             log.exception("warm-up failed")
             return
         self.ready.set()

@@ -68,9 +68,9 @@ def process_document(store: JobStore, pipeline: Pipeline, job_id: str, position:
     retry = False
     for r in result.results:
         if r.error is None:
-            extra = {"source": result.source, "flags": r.flags,
-                     "glossary": r.terms.to_dict() if r.terms else None,
-                     "summary": r.summary.to_dict() if r.summary else None}
+            as_json = r.to_dict()
+            extra = {"source": result.source, "flags": as_json["flags"], "glossary": as_json["glossary"],
+                     "summary": as_json["summary"]}
             store.record(job_id, position, Outcome(r.target, r.text, r.engine, r.model, extra))
         elif isinstance(r.error, PERMANENT):
             store.record(job_id, position, Outcome(r.target, error=_error(r.error)))

@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 problem``, ``2 problems`` (``plural`` for irregular nouns): counts in messages read as English."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 class ServiceError(Exception):
     """Base of every error the service reports to a user."""
 

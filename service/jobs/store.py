@@ -229,6 +229,16 @@ class JobStore:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def reachable(self) -> bool:
+        """Whether the database answers (and has the schema); quiet: for a caller that reports it itself."""
+        try:
+            self._ensure_schema()
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except UNREACHABLE:
+            return False
+        return True
+
     def _migrate(self) -> None:
         """Create the schema if needed. Several processes may open a new store at once (workers starting
         together, a reader beside a writer): whoever records the version first wins, the others find it."""

@@ -159,11 +159,9 @@ def prepare_embedded(settings: Settings) -> None:
 
 def check_reachable(settings: Settings, app: Celery, store: JobStore) -> None:
     """For a worker started by hand: the job store and the broker must answer, or one sentence says what to do."""
-    try:
-        store.ping()
-    except JobsUnavailable:
+    if not store.reachable():
         raise JobsUnavailable(f"The job store {store.where} cannot be reached; start it, or correct "
-                              "jobs_database_url, then start the worker again.") from None
+                              "jobs_database_url, then start the worker again.")
     try:
         broker_check(app)()
     except Exception:

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     #: Characters in one document. 200,000 is ~50 pages: larger inputs belong in a batch job, and the
     #: bound keeps one request from holding a worker for many minutes.
     max_document_chars: int = 200_000
+    #: Sentences an extractive summary chooses among. A max_document_chars document of news prose has ~1,500;
+    #: only documents of very short lines (lists, tables) have more, and are summarised from their first 5,000
+    #: (flagged). Memory grows linearly with it (a sparse graph), time about quadratically: ~1 s at 5,000.
+    summary_max_sentences: int = 5000
     #: Input tokens of a segment when the model itself declares no limit (Marian/NLLB declare 512/1024);
     #: longer segments are split at safe points and flagged.
     default_max_input_tokens: int = 512

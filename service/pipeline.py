@@ -168,7 +168,8 @@ class Pipeline:
     @property
     def summarizer(self) -> Summarizer:
         if self._summarizer is None:
-            self._summarizer = Summarizer(self.router, self.segmenter, self.settings.beam_size)  # type: ignore[arg-type]
+            self._summarizer = Summarizer(self.router, self.segmenter, self.settings.beam_size,  # type: ignore[arg-type]
+                                          self.settings.summary_max_sentences)
         return self._summarizer
 
     def term_layer(self, names: Sequence[str] | None) -> TermLayer | None:

@@ -7,6 +7,8 @@ no stack trace, and they never include another library's exception text verbatim
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 
@@ -97,3 +99,11 @@ class InternalError(ServiceError):
     """Something unexpected failed (a bug, or a library's surprise); ``details['incident']`` names its log entry."""
 
     code = "internal_error"
+
+
+def internal_error(exc: BaseException, doing: str, log: logging.Logger) -> InternalError:
+    """An unexpected exception as an error a user can quote: an incident id, whose log entry has the traceback."""
+    incident = uuid.uuid4().hex[:12]
+    log.error("incident %s: unexpected error while %s", incident, doing, exc_info=exc)
+    return InternalError(f"An unexpected error stopped this work (incident {incident}); the server log has the "
+                         "details under that id.", incident=incident)

@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 import unicodedata
-import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +30,7 @@ from typing import Protocol
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions, Engine, SegmentTranslation
-from service.errors import InputTooLarge, InternalError, InvalidInput, ServiceError, UnsupportedPair
+from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair, internal_error
 from service.summaries.options import SummaryOptions, render
 from service.summaries.summarizer import Summarizer, Summary
 from service.terminology.enforce import Protected, TermCheck, TermLayer, TermReport
@@ -241,7 +240,7 @@ class Pipeline:
                 try:
                     self._summaries(result, item.text, item.request.options, layer, item.request.summary)
                 except Exception as exc:  # the summary's problem is this text's, not the other texts'
-                    error = exc if isinstance(exc, ServiceError) else _incident(exc, "summarising a text")
+                    error = exc if isinstance(exc, ServiceError) else internal_error(exc, "summarising a text", log)
                     result = TranslationResult(item.source, item.detected, [TargetResult(t, error=error)
                                                                             for t in targets], error=error)
             results[i] = result
@@ -287,7 +286,7 @@ class Pipeline:
         except ServiceError as exc:
             item.error = exc
         except Exception as exc:
-            item.error = _incident(exc, "preparing a text")
+            item.error = internal_error(exc, "preparing a text", log)
         return item
 
     def summarize(self, text: str, source: str, options: SummaryOptions) -> tuple[str, Summary]:
@@ -351,7 +350,7 @@ class Pipeline:
                 if layer is not None:
                     result.terms = _document_report(layer, pieces, done.text)
         except Exception as exc:
-            error = exc if isinstance(exc, ServiceError) else _incident(exc, f"translating into {target}")
+            error = exc if isinstance(exc, ServiceError) else internal_error(exc, f"translating into {target}", log)
             results = [TargetResult(target, error=error) for _ in texts]
         elapsed = time.perf_counter() - started
         for result in results:
@@ -427,14 +426,6 @@ class Pipeline:
             seconds += time.perf_counter() - t0
             out.update(zip(batch, translations, strict=True))
         return out, seconds
-
-
-def _incident(exc: BaseException, doing: str) -> InternalError:
-    """An unexpected exception becomes an error with an incident id; the traceback goes to the log under it."""
-    incident = uuid.uuid4().hex[:12]
-    log.error("incident %s: unexpected error while %s", incident, doing, exc_info=exc)
-    return InternalError(f"An unexpected error stopped this work (incident {incident}); the server log has the "
-                         "details under that id.", incident=incident)
 
 
 def _document_report(layer: TermLayer, pieces: list[document.Piece],

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.engines.base import DecodeOptions
-from service.errors import ConfigError, GlossaryInvalid, InvalidInput, ModelInvalid, ModelMissing, ServiceError
+from service.errors import (
+    ConfigError,
+    GlossaryInvalid,
+    InvalidInput,
+    ModelInvalid,
+    ModelMissing,
+    ServiceError,
+    internal_error,
+)
 from service.jobs.store import JobStore, Outcome
 from service.pipeline import Pipeline, TranslationRequest
 from service.summaries.options import SummaryOptions
@@ -26,9 +34,9 @@ PERMANENT = (InvalidInput, ModelMissing, ModelInvalid, GlossaryInvalid, ConfigEr
 
 
 def _error(exc: BaseException) -> dict[str, object]:
-    if isinstance(exc, ServiceError):
-        return {"code": exc.code, "message": exc.message}
-    return {"code": "internal_error", "message": f"unexpected {exc.__class__.__name__}; see the worker log"}
+    if not isinstance(exc, ServiceError):
+        exc = internal_error(exc, "translating a job's document", log)
+    return {"code": exc.code, "message": exc.message}
 
 
 @dataclass(frozen=True)

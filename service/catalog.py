@@ -58,9 +58,14 @@ class Catalog:
     @classmethod
     def load(cls, path: Path) -> Catalog:
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"Cannot read the model catalog {path}: {exc}") from exc
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Cannot read the model catalog {path}; check the setting catalog_path.") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"The model catalog {path} is not valid TOML; fix the file or the setting "
+                              "catalog_path.") from exc
         models: dict[str, ModelInfo] = {}
         for model_id, spec in data.get("models", {}).items():
             where = f"{path}: model {model_id!r}"

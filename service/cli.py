@@ -1,6 +1,8 @@
 """Command line: ``python -m service translate|models|eval ...``.
 
-Errors from the core are turned into one line on stderr and an exit code, here and only here.
+Errors from the core are turned into one line on stderr and an exit code, here and only here; anything
+unexpected too (one line with an incident id; ``-vv`` shows the traceback). Output into a pipe that closes
+early (``| head``) ends quietly with 141, like other Unix tools killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,10 +24,12 @@ from service.errors import (
     EngineFailed,
     GlossaryInvalid,
     InvalidInput,
+    JobsUnavailable,
     ModelDownloadFailed,
     ModelInvalid,
     ModelMissing,
     ServiceError,
+    counted,
 )
 
 log = logging.getLogger("service")
@@ -32,8 +37,10 @@ log = logging.getLogger("service")
 #: Exit codes, one per error family (checked first match, so subclasses come before their bases).
 EXIT_CODES: list[tuple[type[ServiceError], int]] = [
     (InvalidInput, 2), (ModelMissing, 3), (ModelDownloadFailed, 4), (ModelInvalid, 5), (EngineFailed, 5),
-    (ConfigError, 6), (GlossaryInvalid, 6), (ServiceError, 1),
+    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (ServiceError, 1),
 ]
+#: Output pipe closed by the reader (``| head``): 128 + SIGPIPE, what a shell reports for other tools.
+EXIT_BROKEN_PIPE = 141
 
 
 def exit_code(error: ServiceError) -> int:
@@ -73,21 +80,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
                                  _summary_options(args) if args.summary else None)
     result = _pipeline(settings).translate(request)
     if args.format == "json":
-        payload = {
-            "source": result.source, "detected": result.detected,
-            "results": [
-                {"target": r.target, "text": r.text, "engine": r.engine, "model": r.model, "flags": r.flags,
-                 "alternatives": r.alternatives or None,
-                 "stats": {"segments": r.segments, "unique_segments": r.unique_segments,
-                           "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
-                           "seconds": round(r.seconds, 3), "engine_seconds": round(r.engine_seconds, 3)},
-                 "glossary": r.terms.to_dict() if r.terms else None,
-                 "summary": r.summary.to_dict() if r.summary else None,
-                 "error": r.error.to_dict() if r.error else None}
-                for r in result.results
-            ],
-        }
-        payload["summary"] = result.summary.to_dict() if result.summary else None
+        payload = {"source": result.source, "detected": result.detected,
+                   "results": [r.to_dict(stats=True) for r in result.results],
+                   "summary": result.summary.to_dict() if result.summary else None}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         origin = " (detected)" if result.detected else ""
@@ -225,8 +220,8 @@ def cmd_glossary_list(args: argparse.Namespace) -> int:
     for name in store.names():
         if name in store.broken:
             problems = store.broken[name].details.get("problems", [])
-            print(f"{name}  BROKEN, not used: {len(problems)} problem(s); run `python -m service glossary check "
-                  f"{store.broken[name].details.get('path', name)}`")
+            print(f"{name}  BROKEN, not used: {counted(len(problems), 'problem')}; run `python -m service glossary "
+                  f"check {store.broken[name].details.get('path', name)}`")
             continue
         g = store.glossaries[name]
         default = "  (default)" if name in defaults else ""
@@ -284,10 +279,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """Job store and broker must answer (else one sentence and exit code 7); the embedded worker waits instead."""
     from service.jobs.worker import run_worker
 
     settings = _settings(args)
-    run_worker(settings, args.concurrency or settings.server_threads, requeue=args.requeue)
+    run_worker(settings, args.concurrency or settings.server_threads, requeue=args.requeue, parent=args.parent)
     return 0
 
 
@@ -458,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requeue", action="store_true",
                    help="first queue again every unfinished document in the job store (the embedded broker "
                         "cannot redeliver the task of a worker that died)")
+    p.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # serve's embedded worker: stop when it dies
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("batch", parents=[common], help="translate files or folders as a resumable batch job")
@@ -503,10 +500,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or a surprise: one line for the user, the traceback for -vv and reports
+        incident = uuid.uuid4().hex[:12]
+        log.debug("incident %s", incident, exc_info=exc)
+        print(f"error: the command stopped on an unexpected error (incident {incident}); run it again with -vv "
+              "to see the details, and report them.", file=sys.stderr)
+        return 1
+
+
+def _discard_stdout() -> None:
+    """The reader of our output is gone: send what is left nowhere, so that exiting flushes without an error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

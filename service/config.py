@@ -5,12 +5,16 @@ Every limit is a named field here, with the reason for its value beside it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from service.errors import ConfigError
 
@@ -36,10 +40,14 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    """Immutable; ``Settings(...)`` is the defaults plus its arguments, :func:`load_settings` adds the TOML file
+    and the environment, and ``settings.replace(name=value)`` makes a changed copy (validated like the rest)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
     #: Where pulled and added models live: ``<models_dir>/<org>--<name>/{hf,ctranslate2}``.
-    models_dir: Path = field(default_factory=_default_models_dir)
+    models_dir: Path = Field(default_factory=_default_models_dir)
     #: Language pair -> engines/models in preference order (data, not code).
     catalog_path: Path = PACKAGE_DIR / "catalog.toml"
     #: Domain glossaries (CSV/TSV), loaded once at start-up; a broken file is reported and left out.
@@ -65,6 +73,10 @@ class Settings:
     #: Characters in one document. 200,000 is ~50 pages: larger inputs belong in a batch job, and the
     #: bound keeps one request from holding a worker for many minutes.
     max_document_chars: int = 200_000
+    #: Sentences an extractive summary chooses among. A max_document_chars document of news prose has ~1,500;
+    #: only documents of very short lines (lists, tables) have more, and are summarised from their first 5,000
+    #: (flagged). Memory grows linearly with it (a sparse graph), time about quadratically: ~1 s at 5,000.
+    summary_max_sentences: int = 5000
     #: Input tokens of a segment when the model itself declares no limit (Marian/NLLB declare 512/1024);
     #: longer segments are split at safe points and flagged.
     default_max_input_tokens: int = 512
@@ -86,6 +98,15 @@ class Settings:
     memory_max_bytes: int = 256 * 1024 * 1024
     #: Seconds a Redis memory entry lives (Redis bounds its size with maxmemory + allkeys-lru).
     memory_ttl_s: int = 7 * 24 * 3600
+    #: Seconds one Redis call of the memory may take (connect or answer): a lookup is a fraction of a millisecond
+    #: when Redis is well, so 0.25 s only bounds what an unwell Redis costs a request before it is a miss.
+    memory_redis_timeout_s: float = 0.25
+    #: Seconds the memory leaves Redis alone after a failed call (then tries again): an outage costs one
+    #: timeout per interval, not one per request.
+    memory_retry_s: float = 5.0
+    #: Glossary layers (one per distinct list of glossary names in requests) kept built: each holds its term
+    #: automata, so the cache is an LRU of this size rather than one layer per list ever seen.
+    glossary_layer_cache: int = 32
 
     # -- HTTP limits: each one bounds the work a single request can demand of a worker ------------------
     #: Characters in one text of a request: ~5 pages, a long news article with room to spare.
@@ -138,7 +159,7 @@ class Settings:
     #: Session-signing key for the web form (CSRF tokens). Empty: a random key kept in ``secret_key_file``
     #: so that every worker of the server uses the same one.
     secret_key: str = ""
-    secret_key_file: Path = field(default_factory=lambda: _default_models_dir().parent / "secret_key")
+    secret_key_file: Path = Field(default_factory=lambda: _default_models_dir().parent / "secret_key")
     #: gunicorn workers; each holds its own copy of every model, so more workers cost memory, not speed.
     workers: int = 1
     #: request threads per worker. Threads mostly wait (in the micro-batcher, on the engine, on the network),
@@ -160,7 +181,7 @@ class Settings:
     max_requests: int = 2000
     # -- batch jobs ------------------------------------------------------------------------------------------
     #: Where the embedded job store and broker live (SQLite files) when no URLs are given.
-    data_dir: Path = field(default_factory=_default_data_dir)
+    data_dir: Path = Field(default_factory=_default_data_dir)
     #: Job store (SQLAlchemy URL): empty = SQLite in data_dir (one machine); "postgresql+psycopg://..." for
     #: several machines sharing one store.
     jobs_database_url: str = ""
@@ -177,6 +198,9 @@ class Settings:
     job_chunk_documents: int = 8
     #: Attempts per document before it is marked failed (a poison document must not block its job).
     job_max_attempts: int = 3
+    #: Seconds a call to a SQLite job store waits for another process's write lock before it counts as the store
+    #: being unavailable (the chunk is then retried later): long enough for any normal write to finish.
+    jobs_lock_timeout_s: float = 30.0
     #: Seconds before a task taken by a worker that died is handed to another (Redis/SQS brokers). It must
     #: exceed the longest chunk; a chunk of 8 articles x 8 targets takes ~1 minute on 2 CPU cores.
     jobs_visibility_timeout_s: int = 600
@@ -212,52 +236,93 @@ class Settings:
         return [n.strip() for n in self.default_glossaries.split(",") if n.strip()]
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        try:
+            return type(self)(**(self.model_dump() | changes))
+        except ValidationError as exc:
+            raise ConfigError(_one_sentence(exc)) from None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_values(cls, value: Any, info: Any) -> Any:
+        """``~`` in paths is the home folder; an empty environment variable is false for a yes/no setting."""
+        kind = cls.model_fields[info.field_name].annotation
+        if kind in (Path, "Path") and isinstance(value, str):
+            return Path(os.path.expanduser(value))
+        if kind in (bool, "bool") and isinstance(value, str) and not value.strip():
+            return False
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the file and the environment are read by load_settings(), in one place
 
 
-def _coerce(name: str, raw: Any, kind: Any) -> Any:
+#: What a value of each kind must look like, for the one-sentence error (pydantic's error types).
+_EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false", "path": "a path",
+             "string": "text"}
+
+
+def _one_sentence(error: ValidationError, where: str = "") -> str:
+    """A validation error as one sentence naming the setting and what it takes (no library text)."""
+    problems = error.errors()
+    first = problems[0]
+    name = ".".join(str(part) for part in first["loc"]) or "?"
+    more = len(problems) - 1
+    tail = "" if not more else f" (and {more} more problem{'s' if more > 1 else ''})"
+    if first["type"] == "extra_forbidden":
+        return f"Unknown setting {name}{where}{tail}; the settings are listed in service/config.py."
+    kind = next((text for prefix, text in _EXPECTED.items() if first["type"].startswith(prefix)), None)
+    expected = f": it must be {kind}" if kind else ""
+    return f"Setting {name}{where} has an invalid value {first.get('input')!r}{expected}{tail}."
+
+
+def _read_toml(path: str | Path) -> dict[str, Any]:
     try:
-        if kind in (Path, "Path"):
-            return Path(os.path.expanduser(str(raw)))
-        if kind in (bool, "bool"):
-            if isinstance(raw, bool):
-                return raw
-            if str(raw).strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if str(raw).strip().lower() in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(raw)
-        if kind in (int, "int"):
-            return int(raw)
-        if kind in (float, "float"):
-            return float(raw)
-        return str(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"Setting {name} has an invalid value {raw!r}.") from exc
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"The settings file {path} does not exist; check --config or ASEAN_MT_CONFIG.") from None
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"Cannot read the settings file {path}; check that it is a readable UTF-8 text file."
+                          ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))  # only the line number is taken from the parser's message
+        at = f" (line {line.group(1)})" if line else ""
+        raise ConfigError(f"The settings file {path} is not valid TOML{at}; fix it or leave it out.") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        noun = "setting" if len(unknown) == 1 else "settings"
+        raise ConfigError(f"Unknown {noun} in {path}: {', '.join(unknown)}; the settings are listed in "
+                          "service/config.py.")
+    return data
 
 
-def load_settings(toml_path: str | Path | None = None, environ: dict[str, str] | None = None,
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``ASEAN_MT_<FIELD>`` variables, read by pydantic-settings (other ``ASEAN_MT_*`` variables are ignored)."""
+    source = EnvSettingsSource(Settings, case_sensitive=False, env_prefix=ENV_PREFIX)
+    source.env_vars = parse_env_vars(environ, False, False, None)
+    return source()
+
+
+def load_settings(toml_path: str | Path | None = None, environ: Mapping[str, str] | None = None,
                   **overrides: Any) -> Settings:
     """Settings from (lowest to highest priority) defaults, a TOML file, the environment, ``overrides``.
 
-    The TOML file is ``toml_path`` or ``$ASEAN_MT_CONFIG``; its keys are the field names.
+    The TOML file is ``toml_path`` or ``$ASEAN_MT_CONFIG``; its keys are the field names, and an unknown key is
+    an error (a misspelt setting must not be silently ignored). Every problem is a :class:`ConfigError`.
     """
     env = os.environ if environ is None else environ
-    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
-    values: dict[str, Any] = {}
     path = toml_path or env.get(ENV_PREFIX + "CONFIG")
-    if path:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"Cannot read the settings file {path}: {exc.__class__.__name__}.") from exc
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ConfigError(f"Unknown setting(s) in {path}: {', '.join(unknown)}.")
-        values.update(data)
-    for name in fields:
-        key = ENV_PREFIX + name.upper()
-        if key in env:
-            values[name] = env[key]
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**{k: _coerce(k, v, fields[k]) for k, v in values.items()})
+    from_file = _read_toml(path) if path else {}
+    later = _from_environment(env) | {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**(from_file | later))
+    except ValidationError as exc:
+        name = exc.errors()[0]["loc"][0] if exc.errors()[0]["loc"] else None
+        raise ConfigError(_one_sentence(exc, f" in {path}" if name in from_file and name not in later else "")
+                          ) from None

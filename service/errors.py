@@ -7,7 +7,14 @@ no stack trace, and they never include another library's exception text verbatim
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 problem``, ``2 problems`` (``plural`` for irregular nouns): counts in messages read as English."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 class ServiceError(Exception):
@@ -80,3 +87,23 @@ class GlossaryInvalid(ServiceError):
 
 class ConfigError(ServiceError):
     code = "config_error"
+
+
+class JobsUnavailable(ServiceError):
+    """The job store or the task queue cannot be reached: batch jobs wait for it; translation is unaffected."""
+
+    code = "jobs_unavailable"
+
+
+class InternalError(ServiceError):
+    """Something unexpected failed (a bug, or a library's surprise); ``details['incident']`` names its log entry."""
+
+    code = "internal_error"
+
+
+def internal_error(exc: BaseException, doing: str, log: logging.Logger) -> InternalError:
+    """An unexpected exception as an error a user can quote: an incident id, whose log entry has the traceback."""
+    incident = uuid.uuid4().hex[:12]
+    log.error("incident %s: unexpected error while %s", incident, doing, exc_info=exc)
+    return InternalError(f"An unexpected error stopped this work (incident {incident}); the server log has the "
+                         "details under that id.", incident=incident)

@@ -8,19 +8,27 @@ structured (a JSON list, hashed), so two different inputs never share an entry (
 
 Two stores: an in-process LRU bounded in bytes (default), and Redis, shared by every worker, where entries
 expire after ``memory_ttl_s`` (bound its size with Redis's own ``maxmemory`` and ``allkeys-lru``).
+
+The memory is an optimisation, never a dependency: with Redis down or slow, a lookup is a miss and a store is
+skipped (each Redis call bounded by ``memory_redis_timeout_s``, no retries), the outage is logged once and
+counted (``errors``, ``/metrics``), Redis is left alone for ``memory_retry_s``, then tried again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Protocol
 
-from service.engines.base import DecodeOptions, Engine, Hypothesis, SegmentTranslation
+from service.engines.base import DecodeOptions, Engine, EngineLayer, Hypothesis, SegmentTranslation
+
+log = logging.getLogger(__name__)
 
 KEY_VERSION = 1
 
@@ -28,6 +36,8 @@ KEY_VERSION = 1
 class MemoryStore(Protocol):
     hits: int
     misses: int
+    #: failed calls to a shared store (each one answered as a miss)
+    errors: int
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
@@ -59,7 +69,7 @@ class LruMemory:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.size = 0
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.errors = 0
         self._data: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -100,44 +110,86 @@ class LruMemory:
 
 
 class RedisMemory:
-    """Shared by every worker of every machine that uses the same Redis."""
+    """Shared by every worker of every machine that uses the same Redis; an outage is a miss, never a failure."""
 
     PREFIX = "asean-mt:tm:"
 
-    def __init__(self, url: str, ttl_s: int):
+    def __init__(self, url: str, ttl_s: int, timeout_s: float = 0.25, retry_s: float = 5.0):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        self.client = redis.Redis.from_url(url)
+        # bounded: one attempt per call (redis-py would otherwise retry with back-off), short socket timeouts
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                           retry=Retry(NoBackoff(), 0))
+        self._redis_error = redis.RedisError
         self.ttl_s = ttl_s
-        self.hits = self.misses = 0
+        self.retry_s = retry_s
+        self.hits = self.misses = self.errors = 0
+        self._down = False
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        """host:port (never the URL: it may hold a password)."""
+        kwargs = self.client.connection_pool.connection_kwargs
+        return f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}".rstrip(":")
+
+    def _skip(self) -> bool:
+        return self._down and time.monotonic() < self._retry_at
+
+    def _failed(self) -> None:
+        with self._lock:
+            self.errors += 1
+            first = not self._down
+            self._down, self._retry_at = True, time.monotonic() + self.retry_s
+        if first:
+            log.warning("translation memory: Redis at %s does not answer; translating without the memory and "
+                        "trying Redis again every %.0f s", self.where, self.retry_s)
+
+    def _succeeded(self) -> None:
+        if self._down:
+            with self._lock:
+                was_down, self._down = self._down, False
+            if was_down:
+                log.info("translation memory: Redis at %s answers again", self.where)
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
-        values = self.client.mget([self.PREFIX + k for k in keys])
+        values: list[bytes | None] = [None] * len(keys)
+        if not self._skip():
+            try:
+                values = list(self.client.mget([self.PREFIX + k for k in keys]))
+                self._succeeded()
+            except self._redis_error:
+                self._failed()
         found = sum(v is not None for v in values)
         self.hits += found
         self.misses += len(values) - found
-        return list(values)
+        return values
 
     def put_many(self, items: dict[str, bytes]) -> None:
-        if items:
+        if not items or self._skip():
+            return
+        try:
             pipe = self.client.pipeline(transaction=False)
             for k, v in items.items():
                 pipe.set(self.PREFIX + k, v, ex=self.ttl_s)
             pipe.execute()
+            self._succeeded()
+        except self._redis_error:
+            self._failed()
 
 
-class CachingEngine:
-    """Engine wrapper: segments found in the memory skip the engine; the rest are translated and stored."""
+class CachingEngine(EngineLayer):
+    """Engine layer: segments found in the memory skip the engine; the rest are translated and stored."""
 
     def __init__(self, inner: Engine, memory: MemoryStore, revision: str):
-        self.inner = inner
+        super().__init__(inner)
         self.memory = memory
         self.revision = revision
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
 
     def translate(self, segments: Sequence[str], source: str, target: str,
                   options: DecodeOptions) -> list[SegmentTranslation]:

@@ -3,7 +3,9 @@
 Layout: ``<models_dir>/<org>--<name>/hf`` (weights + tokenizer, for transformers and for tokenizing)
 and ``.../ctranslate2`` (int8 conversion). A model appears only when complete: it is built in a
 ``.partial-*`` folder next to its final place and renamed at the end, so an interrupted pull leaves
-nothing that looks usable.
+nothing that looks usable. Over an installed model, the old one stays in place until the new one is complete;
+then it is renamed aside (``.old-*``), the new one renamed in, and the old one removed; if the swap fails, the
+old one is put back (and a swap cut short by a crash is undone by the next pull or add of that model).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,15 +86,44 @@ class ModelStore:
 
     # -- building ----------------------------------------------------------------------------------
     def _staging(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".partial-", dir=self.root))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=".partial-", dir=self.root))
+        except OSError as exc:
+            raise ModelInvalid(f"The models folder {self.root} cannot be written ({exc.strerror or 'file error'}); "
+                               "check its permissions or set models_dir.") from None
 
     def _commit(self, staging: Path, model_id: str) -> Path:
+        """Swap the complete new model in; the old one is removed only once the new one is in its place."""
         final = self.path(model_id)
+        aside = None
         if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
+            aside = self.root / f".old-{final.name}-{uuid.uuid4().hex[:8]}"
+            os.replace(final, aside)
+        try:
+            os.replace(staging, final)
+        except OSError:
+            if aside is not None:
+                os.replace(aside, final)
+            raise
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
         return final
+
+    def _recover(self, model_id: str) -> None:
+        """Undo a swap that a crash cut short (old model aside, new one not in): put the old one back."""
+        final = self.path(model_id)
+        for aside in sorted(self.root.glob(f".old-{final.name}-*")) if self.root.is_dir() else []:
+            if final.exists():
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                os.replace(aside, final)
+
+    def _install_failed(self, model_id: str, exc: OSError) -> ModelInvalid:
+        log.warning("installing %s failed: %s", model_id, exc)
+        return ModelInvalid(f"{model_id} could not be written to {self.root} ({exc.strerror or 'file error'}); "
+                            "check the free space and permissions of the models folder, then try again; any "
+                            "model installed before is unchanged.")
 
     def pull(self, model_id: str, convert: bool = True, revision: str | None = None) -> Path:
         """Download ``model_id`` from the Hugging Face hub, convert it, and install it."""
@@ -99,19 +131,25 @@ class ModelStore:
 
         if convert:
             require_converter()  # before a download that could not be used
+        self._recover(model_id)
         staging = self._staging()
         try:
             try:
                 snapshot_download(repo_id=model_id, revision=revision, local_dir=str(staging / "hf"),
                                   allow_patterns=HF_PATTERNS)
             except Exception as exc:  # network, auth, offline mode, missing repo: all one message
+                log.info("download of %s failed: %r", model_id, exc)
+                offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+                why = ("downloads are turned off here (HF_HUB_OFFLINE is set)" if offline
+                       else "the hub cannot be reached, or has no such model")
                 raise ModelDownloadFailed(
-                    f"Could not download {model_id} from the Hugging Face hub ({exc.__class__.__name__}); "
-                    f"check the network (or HF_HUB_OFFLINE), or copy the model folder here and run "
-                    f"`python -m service models add PATH --name {model_id}`.", model=model_id,
-                ) from exc
+                    f"Could not download {model_id} from the Hugging Face hub: {why}; copy the model folder "
+                    f"here and run `python -m service models add PATH --name {model_id}`.", model=model_id,
+                ) from None
             self._finish(staging, model_id, convert)
             return self._commit(staging, model_id)
+        except OSError as exc:
+            raise self._install_failed(model_id, exc) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -122,11 +160,19 @@ class ModelStore:
             raise InvalidInput(f"{source} is not a Hugging Face model folder (it has no config.json).")
         if convert:
             require_converter()
+        self._recover(model_id)
         staging = self._staging()
         try:
-            shutil.copytree(source, staging / "hf")
+            try:
+                shutil.copytree(source, staging / "hf")
+            except (OSError, shutil.Error) as exc:
+                log.warning("copying %s failed: %s", source, exc)
+                raise InvalidInput(f"{source} could not be copied (a file in it is unreadable, or the models "
+                                   "folder is full); nothing was installed.") from None
             self._finish(staging, model_id, convert)
             return self._commit(staging, model_id)
+        except OSError as exc:
+            raise self._install_failed(model_id, exc) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -156,4 +202,7 @@ def convert_to_ctranslate2(hf_dir: Path, out_dir: Path, quantization: str = "int
     try:
         TransformersConverter(str(hf_dir)).convert(str(out_dir), quantization=quantization, force=True)
     except Exception as exc:  # the converter raises ValueError, KeyError, NotImplementedError...
-        raise ModelInvalid(f"Conversion of {hf_dir} to CTranslate2 failed ({exc.__class__.__name__}: {exc}).") from exc
+        log.warning("converting %s to CTranslate2 failed: %r", hf_dir, exc)
+        raise ModelInvalid(f"The model in {hf_dir} could not be converted to CTranslate2 (its architecture may not "
+                           "be supported; the log has the details); install it with --no-convert to run it on "
+                           "transformers.") from None

@@ -6,6 +6,12 @@
             -> glossary: choose, restore, verify -> reassemble in the original layout
             -> result per target, with its term report
 
+Several texts of one request go through it together (:meth:`Pipeline.translate_many`): their sentences are
+deduplicated and batched as one document per target, then reassembled and reported per text. A failure stays
+where it happened: a problem with one text (too long, language not detected) is that text's error, a problem
+with one target (missing model, engine failure, or anything unexpected, which gets an incident id in the log)
+is that target's error, and the rest is still translated.
+
 This is the only module that composes the parts. Nothing here knows about a command line, HTTP or jobs,
 and nothing here knows which engine it talks to.
 """
@@ -13,8 +19,10 @@ and nothing here knows which engine it talks to.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -22,7 +30,7 @@ from typing import Protocol
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions, Engine, SegmentTranslation
-from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair
+from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair, internal_error
 from service.summaries.options import SummaryOptions, render
 from service.summaries.summarizer import Summarizer, Summary
 from service.terminology.enforce import Protected, TermCheck, TermLayer, TermReport
@@ -71,6 +79,27 @@ class TargetResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def to_dict(self, stats: bool = False) -> dict[str, object]:
+        """The one JSON shape of a target's result (the HTTP API's, and the CLI's and jobs' too); ``stats``
+        adds the counts and timings."""
+        out: dict[str, object] = {
+            "target": self.target, "text": self.text, "engine": self.engine, "model": self.model,
+            "flags": self.flags, "glossary": self.terms.to_dict() if self.terms else None,
+            "alternatives": [{"source": s, "alternatives": alts} for s, alts in self.alternatives.items()] or None,
+            "summary": self.summary.to_dict() if self.summary else None,
+            "error": error_dict(self.error) if self.error else None,
+        }
+        if stats:
+            out["stats"] = {"segments": self.segments, "unique_segments": self.unique_segments,
+                            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                            "seconds": round(self.seconds, 3), "engine_seconds": round(self.engine_seconds, 3)}
+        return out
+
+
+def error_dict(error: ServiceError) -> dict[str, object]:
+    """An error in a result: the same fields as an HTTP error body (``error`` is the sentence for people)."""
+    return {"error": error.message, "code": error.code, **error.details}
+
 
 @dataclass
 class TranslationResult:
@@ -78,9 +107,45 @@ class TranslationResult:
     detected: bool
     results: list[TargetResult]
     summary: Summary | None = None  # of the source text
+    #: the text itself could not be translated (too long, language not detected...); every target carries it too
+    error: ServiceError | None = None
 
     def for_target(self, target: str) -> TargetResult:
         return next(r for r in self.results if r.target == target)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self, stats: bool = False) -> dict[str, object]:
+        """One text's result: source, detection, source summary, one entry per target, and the text's error."""
+        return {"source": self.source, "detected": self.detected,
+                "summary": self.summary.to_dict() if self.summary else None,
+                "translations": [r.to_dict(stats) for r in self.results],
+                "error": error_dict(self.error) if self.error else None}
+
+
+@dataclass
+class _Unique:
+    """What translating a set of distinct sentences produced, per sentence."""
+
+    text: dict[str, tuple[str, list[TermCheck]]] = field(default_factory=dict)  # translation, term checks
+    flags: dict[str, dict[str, object]] = field(default_factory=dict)
+    alternatives: dict[str, list[str]] = field(default_factory=dict)
+    tokens: dict[str, tuple[int, int]] = field(default_factory=dict)  # input, output
+    engine_seconds: float = 0.0
+
+
+@dataclass
+class _Text:
+    """One text of a request, prepared: its source language and pieces, or its error."""
+
+    request: TranslationRequest
+    text: str = ""
+    source: str = "und"
+    detected: bool = False
+    pieces: list[document.Piece] = field(default_factory=list)
+    error: ServiceError | None = None
 
 
 class EngineSource(Protocol):
@@ -95,13 +160,15 @@ class Pipeline:
         self.segmenter = segmenter or Segmenter()
         self._detector = detector
         self.glossaries = glossaries if glossaries is not None else GlossaryStore(settings.glossary_dir)
-        self._layers: dict[tuple[str, ...], TermLayer] = {}
+        self._layers: OrderedDict[tuple[str, ...], TermLayer] = OrderedDict()  # LRU, glossary_layer_cache
+        self._layers_lock = threading.Lock()
         self._summarizer: Summarizer | None = None
 
     @property
     def summarizer(self) -> Summarizer:
         if self._summarizer is None:
-            self._summarizer = Summarizer(self.router, self.segmenter, self.settings.beam_size)  # type: ignore[arg-type]
+            self._summarizer = Summarizer(self.router, self.segmenter, self.settings.beam_size,  # type: ignore[arg-type]
+                                          self.settings.summary_max_sentences)
         return self._summarizer
 
     def term_layer(self, names: Sequence[str] | None) -> TermLayer | None:
@@ -109,9 +176,17 @@ class Pipeline:
         chosen = tuple(self.settings.default_glossary_names if names is None else names)
         if not chosen:
             return None
-        if chosen not in self._layers:
-            self._layers[chosen] = TermLayer([self.glossaries.get(n) for n in chosen])
-        return self._layers[chosen]
+        with self._layers_lock:
+            layer = self._layers.get(chosen)
+            if layer is not None:
+                self._layers.move_to_end(chosen)
+                return layer
+        layer = TermLayer([self.glossaries.get(n) for n in chosen])  # unknown or broken: raises here
+        with self._layers_lock:
+            self._layers[chosen] = layer
+            while len(self._layers) > max(1, self.settings.glossary_layer_cache):
+                self._layers.popitem(last=False)
+        return layer
 
     @property
     def detector(self) -> LanguageDetector:
@@ -120,31 +195,99 @@ class Pipeline:
         return self._detector
 
     def translate(self, request: TranslationRequest) -> TranslationResult:
-        text = unicodedata.normalize("NFC", request.text)
-        if len(text) > self.settings.max_document_chars:
-            raise InputTooLarge(f"The text has {len(text):,} characters; the limit is "
-                                f"{self.settings.max_document_chars:,} (send larger documents as a batch job).",
-                                limit=self.settings.max_document_chars)
+        """One text. A problem with the request or the text raises; a target's problem is that target's error."""
+        result = self.translate_many([request])[0]
+        if result.error is not None:
+            raise result.error
+        return result
+
+    def translate_many(self, requests: Sequence[TranslationRequest],
+                       max_chars: int | None = None) -> list[TranslationResult]:
+        """Several texts in one pass, one result per text in order. Per target, the distinct sentences of every
+        text go to the engine together (one deduplication, shared length-sorted batches), and are put back
+        into each text. A problem with the request (an unknown language, bad options, an unknown glossary)
+        raises; a problem with one text (longer than ``max_chars``, the caller's own limit, or than
+        ``max_document_chars``; language not detected) is that text's ``error``, set on each of its targets too.
+        """
+        checked = [self._check(request) for request in requests]  # request-level problems: raise before work
+        texts = [self._prepare(request, max_chars) for request in requests]
+        results: list[TranslationResult | None] = [None] * len(texts)
+        for i, (item, (targets, _)) in enumerate(zip(texts, checked, strict=True)):
+            if item.error is not None:
+                results[i] = TranslationResult(item.source, item.detected, [TargetResult(t, error=item.error)
+                                                                            for t in targets], error=item.error)
+            elif not item.text.strip():
+                results[i] = TranslationResult(item.source, item.detected, [TargetResult(t, text=item.text)
+                                                                            for t in targets])
+        # one engine pass per (source, target, options, glossaries) over every text that needs it
+        groups: dict[tuple, list[int]] = {}
+        for i, (item, (targets, _)) in enumerate(zip(texts, checked, strict=True)):
+            if results[i] is None:
+                for target in targets:
+                    key = (item.source, target, item.request.options, self._layer_key(item.request))
+                    groups.setdefault(key, []).append(i)
+        done: dict[tuple[int, str], TargetResult] = {}
+        for (source, target, options, _), members in groups.items():
+            layer = checked[members[0]][1]
+            outcomes = self._translate_target([texts[i].pieces for i in members], source, target, options, layer)
+            for i, outcome in zip(members, outcomes, strict=True):
+                done[(i, target)] = outcome
+        for i, (item, (targets, layer)) in enumerate(zip(texts, checked, strict=True)):
+            if results[i] is not None:
+                continue
+            result = TranslationResult(item.source, item.detected, [done[(i, t)] for t in targets])
+            if item.request.summary is not None:
+                try:
+                    self._summaries(result, item.text, item.request.options, layer, item.request.summary)
+                except Exception as exc:  # the summary's problem is this text's, not the other texts'
+                    error = exc if isinstance(exc, ServiceError) else internal_error(exc, "summarising a text", log)
+                    result = TranslationResult(item.source, item.detected, [TargetResult(t, error=error)
+                                                                            for t in targets], error=error)
+            results[i] = result
+        return results  # type: ignore[return-value]
+
+    def _layer_key(self, request: TranslationRequest) -> tuple[str, ...]:
+        names = request.glossaries
+        return tuple(self.settings.default_glossary_names if names is None else names)
+
+    def _check(self, request: TranslationRequest) -> tuple[list[str], TermLayer | None]:
+        """What is wrong with the request whatever its text: raises. Returns (targets, glossary layer)."""
         targets = languages.parse_list(list(request.targets))
         if not targets:
             raise InvalidInput("Give at least one target language.")
         options = request.options
         if options.beam_size < 1 or not 1 <= options.n_best <= max(options.beam_size, 1):
             raise InvalidInput("beam_size must be >= 1 and n_best between 1 and beam_size.")
+        if request.source not in ("", "auto"):
+            languages.normalize(request.source)
         layer = self.term_layer(request.glossaries)  # unknown or broken glossary: fail before any work
         if request.summary is not None:
             request.summary.validate()
+        return targets, layer
+
+    def _prepare(self, request: TranslationRequest, max_chars: int | None) -> _Text:
+        """Normalise, check the length, detect the language, split into pieces; a problem is the text's error."""
         detected = request.source in ("", "auto")
-        if not text.strip():
-            source = "und" if detected else languages.normalize(request.source)
-            return TranslationResult(source, detected, [TargetResult(t, text=text) for t in targets])
-        source = self.detector.detect(text).language if detected else languages.normalize(request.source)
-        pieces = document.parse(text, source, self.segmenter)
-        result = TranslationResult(source, detected, [self._translate_target(pieces, source, t, options, layer)
-                                                      for t in targets])
-        if request.summary is not None:
-            self._summaries(result, text, options, layer, request.summary)
-        return result
+        item = _Text(request, detected=detected, source="und" if detected else languages.normalize(request.source))
+        try:
+            item.text = text = unicodedata.normalize("NFC", request.text)
+            limit, setting = self.settings.max_document_chars, "max_document_chars"
+            if max_chars is not None and max_chars < limit:
+                limit, setting = max_chars, "max_text_chars"
+            if len(text) > limit:
+                hint = " (send larger documents as a batch job)" if setting == "max_document_chars" else ""
+                raise InputTooLarge(f"The text has {len(text):,} characters; the limit is {limit:,}{hint}.",
+                                    limit=limit, setting=setting)
+            if not text.strip():
+                return item
+            if detected:
+                item.source = self.detector.detect(text).language
+            item.pieces = document.parse(text, item.source, self.segmenter)
+        except ServiceError as exc:
+            item.error = exc
+        except Exception as exc:
+            item.error = internal_error(exc, "preparing a text", log)
+        return item
 
     def summarize(self, text: str, source: str, options: SummaryOptions) -> tuple[str, Summary]:
         """Summarise ``text`` in its own language (``source`` may be "auto"); returns (language, summary)."""
@@ -171,8 +314,8 @@ class Pipeline:
                                          mode="summarise_target")
                 continue
             lines = "\n".join(source_summary.sentences)  # one sentence a line: the style is applied after
-            translated = self._translate_target(document.parse(lines, result.source, self.segmenter),
-                                                result.source, target.target, options, layer)
+            translated = self._translate_target([document.parse(lines, result.source, self.segmenter)],
+                                                result.source, target.target, options, layer)[0]
             if translated.error is not None:
                 continue
             sentences = [s for s in (translated.text or "").split("\n") if s.strip()]
@@ -180,33 +323,47 @@ class Pipeline:
                                      source_summary.model, sentences, list(source_summary.flags), mode="translate",
                                      terms=translated.terms)
 
-    def _translate_target(self, pieces: list[document.Piece], source: str, target: str,
-                          options: DecodeOptions, layer: TermLayer | None) -> TargetResult:
+    def _translate_target(self, texts: list[list[document.Piece]], source: str, target: str,
+                          options: DecodeOptions, layer: TermLayer | None) -> list[TargetResult]:
+        """One target for several texts (as pieces): one engine pass over their distinct sentences, then one
+        result per text. Any failure is every one of these texts' error for this target, and nobody else's."""
         started = time.perf_counter()
-        result = TargetResult(target)
+        results = [TargetResult(target) for _ in texts]
         try:
             if source == target:
                 raise UnsupportedPair(f"The source and target are both {source}.", source=source, target=target)
             engine = self.router.engine_for(source, target)
-            result.engine, result.model = engine.name, engine.model
-            sentences = [p.text for p in pieces if p.translate]
-            unique = list(dict.fromkeys(sentences))
-            result.segments, result.unique_segments = len(sentences), len(unique)
-            translated = self._translate_unique(engine, unique, source, target, options, result, layer)
-            result.text = "".join(translated[p.text][0] if p.translate else p.text for p in pieces)
-            if layer is not None:
-                result.terms = _document_report(layer, pieces, translated)
-        except ServiceError as exc:
-            result.error = exc
-        result.seconds = time.perf_counter() - started
-        return result
+            per_text = [[p.text for p in pieces if p.translate] for pieces in texts]
+            unique = list(dict.fromkeys(s for sentences in per_text for s in sentences))
+            done = self._translate_unique(engine, unique, source, target, options, layer)
+            total_tokens = sum(i for i, _ in done.tokens.values()) or 1
+            for result, pieces, sentences in zip(results, texts, per_text, strict=True):
+                own = list(dict.fromkeys(sentences))
+                result.engine, result.model = engine.name, engine.model
+                result.segments, result.unique_segments = len(sentences), len(own)
+                result.text = "".join(done.text[p.text][0] if p.translate else p.text for p in pieces)
+                result.flags = [done.flags[s] for s in own if s in done.flags]
+                result.alternatives = {s: done.alternatives[s] for s in own if s in done.alternatives}
+                result.input_tokens = sum(done.tokens[s][0] for s in own)
+                result.output_tokens = sum(done.tokens[s][1] for s in own)
+                result.engine_seconds = done.engine_seconds * result.input_tokens / total_tokens  # its share
+                if layer is not None:
+                    result.terms = _document_report(layer, pieces, done.text)
+        except Exception as exc:
+            error = exc if isinstance(exc, ServiceError) else internal_error(exc, f"translating into {target}", log)
+            results = [TargetResult(target, error=error) for _ in texts]
+        elapsed = time.perf_counter() - started
+        for result in results:
+            result.seconds = elapsed  # until this target was ready (shared by the texts translated together)
+        return results
 
     def _translate_unique(self, engine: Engine, unique: list[str], source: str, target: str,
-                          options: DecodeOptions, result: TargetResult,
-                          layer: TermLayer | None) -> dict[str, tuple[str, list[TermCheck]]]:
+                          options: DecodeOptions, layer: TermLayer | None) -> _Unique:
         """Translate distinct sentences (with their terms protected); over-long ones are split, translated
-        in parts and flagged. Returns sentence -> (translation, term checks with sentence offsets)."""
+        in parts and flagged. Returns, per sentence, the translation with its term checks (sentence offsets),
+        its flag, its alternatives and its tokens."""
         joiner = "" if languages.get(target).no_spaces else " "
+        out = _Unique()
 
         def count(s: str) -> int:
             return engine.count_tokens(s, source, target)
@@ -219,8 +376,8 @@ class Pipeline:
             n = count(text)
             if n > engine.max_input_tokens:
                 parts = document.split_long(text, engine.max_input_tokens, count)
-                result.flags.append({"flag": "split", "segment": sentence[:80], "parts": len(parts),
-                                     "tokens": n, "limit": engine.max_input_tokens})
+                out.flags[sentence] = {"flag": "split", "segment": sentence[:80], "parts": len(parts),
+                                       "tokens": n, "limit": engine.max_input_tokens}
                 parts_of[sentence] = parts
                 for part in parts:
                     lengths[part] = count(part)
@@ -232,9 +389,8 @@ class Pipeline:
             engine_options = replace(options, n_best=options.beam_size)
         else:
             engine_options = options
-        done = self._run_batches(engine, lengths, source, target, engine_options, result)
+        done, out.engine_seconds = self._run_batches(engine, lengths, source, target, engine_options)
 
-        out: dict[str, tuple[str, list[TermCheck]]] = {}
         for sentence in unique:
             prot = protected[sentence]
             chosen = []
@@ -242,15 +398,18 @@ class Pipeline:
                 hyps = [h.text for h in done[part].hypotheses]
                 chosen.append(TermLayer.choose(hyps, prot.placeholders_in(part)) if prot.slots else hyps[0])
             joined = joiner.join(chosen)
-            out[sentence] = layer.restore(joined, prot, target) if layer else (joined, [])
+            out.text[sentence] = layer.restore(joined, prot, target) if layer else (joined, [])
+            out.tokens[sentence] = (sum(done[p].input_tokens for p in parts_of[sentence]),
+                                    sum(done[p].output_tokens for p in parts_of[sentence]))
             if options.n_best > 1 and len(parts_of[sentence]) == 1:
                 hyps = [h.text for h in done[parts_of[sentence][0]].hypotheses][: options.n_best]
-                result.alternatives[sentence] = [layer.restore(h, prot, target)[0] if layer else h for h in hyps]
+                out.alternatives[sentence] = [layer.restore(h, prot, target)[0] if layer else h for h in hyps]
         return out
 
     def _run_batches(self, engine: Engine, lengths: dict[str, int], source: str, target: str,
-                     options: DecodeOptions, result: TargetResult) -> dict[str, SegmentTranslation]:
-        """Length-sorted batches whose padded size (longest x count) stays under ``max_batch_tokens``."""
+                     options: DecodeOptions) -> tuple[dict[str, SegmentTranslation], float]:
+        """Length-sorted batches whose padded size (longest x count) stays under ``max_batch_tokens``.
+        Returns the translations and the seconds spent in the engine."""
         budget = self.settings.max_batch_tokens
         ordered = sorted(lengths, key=lambda s: lengths[s])
         batches: list[list[str]] = []
@@ -260,15 +419,13 @@ class Pipeline:
             else:
                 batches.append([s])
         out: dict[str, SegmentTranslation] = {}
+        seconds = 0.0
         for batch in batches:
             t0 = time.perf_counter()
             translations = engine.translate(batch, source, target, options)
-            result.engine_seconds += time.perf_counter() - t0
-            for s, tr in zip(batch, translations, strict=True):
-                out[s] = tr
-                result.input_tokens += tr.input_tokens
-                result.output_tokens += tr.output_tokens
-        return out
+            seconds += time.perf_counter() - t0
+            out.update(zip(batch, translations, strict=True))
+        return out, seconds
 
 
 def _document_report(layer: TermLayer, pieces: list[document.Piece],

@@ -127,14 +127,14 @@ def test_glossary_list_and_check(tmp_path: Path) -> None:
     bad.write_text("id,en,xx\nkota,city,x\n", encoding="utf-8")
     checked = run("glossary", "check", str(bad), models_dir=tmp_path)
     assert checked.returncode == 6
-    assert checked.stdout.startswith("bad.csv:1: unknown language column(s)")
+    assert checked.stdout.startswith("bad.csv:1: unknown language columns")
     good = run("glossary", "check", str(REPO / "glossary" / "asean-smart-cities.csv"), models_dir=tmp_path)
     assert good.returncode == 0 and "no problems" in good.stdout
     broken_dir = tmp_path / "glossaries"
     broken_dir.mkdir()
     (broken_dir / "mine.csv").write_text("id,en\nkota,city\nKota,town\n", encoding="utf-8")
     listed = run("glossary", "list", models_dir=tmp_path, env={"ASEAN_MT_GLOSSARY_DIR": str(broken_dir)})
-    assert "mine  BROKEN, not used: 1 problem(s)" in listed.stdout
+    assert "mine  BROKEN, not used: 1 problem;" in listed.stdout
 
 
 def test_eval_terms_translates_and_scores(tmp_path: Path) -> None:
@@ -173,3 +173,50 @@ def test_main_job_shows_summaries(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "=== Summary, Indonesian [extractive] ===\nIndonesia kembali dipilih" in done.stdout
     assert "--- summary, Malay [source summary, translated]\nIndonesia kembali dipilih" in done.stdout
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for leak in ("Traceback", "Error:", "Exception", "OperationalError", "connection refused", "(s)"):
+        assert leak not in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [["translate", str(SEED), "--from", "id", "--to", "ms"], ["models", "list", "--all"]])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path, args: list[str]) -> None:
+    """`... | head -1`: the reader goes away; the command stops with SIGPIPE's exit status and says nothing."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASEAN_MT_MODELS_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "service", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the command writes anything: every write meets a closed pipe
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 141 and err == ""
+
+
+def test_every_failure_is_one_sentence_with_its_exit_code(tmp_path: Path) -> None:
+    taken = tmp_path / "results.txt"
+    taken.write_text("not a folder", encoding="utf-8")
+    done = run("batch", str(SEED), "--to", "ms", "--from", "id", "--out", str(taken), models_dir=tmp_path)
+    assert done.returncode == 2 and "is a file; give a folder" in one_line_error(done)
+
+    from tests.services import free_port
+
+    unreachable = f"postgresql+psycopg://postgres:secret@127.0.0.1:{free_port()}/jobs"
+    done = run("worker", models_dir=tmp_path, env={"ASEAN_MT_JOBS_DATABASE_URL": unreachable,
+                                                   "ASEAN_MT_DATA_DIR": str(tmp_path / "data")})
+    line = one_line_error(done)
+    assert done.returncode == 7 and "cannot be reached; start it, or correct jobs_database_url" in line
+    assert "secret" not in line  # the password is not repeated
+
+    config = tmp_path / "bad.toml"
+    config.write_text("beam_size = = 4\n", encoding="utf-8")
+    done = run("translate", str(SEED), "--to", "ms", "--config", str(config), models_dir=tmp_path)
+    assert done.returncode == 6 and "is not valid TOML (line 1)" in one_line_error(done)
+
+    done = run("translate", str(tmp_path / "missing.txt"), "--to", "ms", models_dir=tmp_path)
+    assert done.returncode == 2 and one_line_error(done) == (f"error: Cannot read {tmp_path / 'missing.txt'}: No such "
+                                                             "file or directory.")
+    done = run("models", "pull", "Helsinki-NLP/opus-mt-id-en", models_dir=tmp_path)
+    assert done.returncode == 4 and "downloads are turned off here (HF_HUB_OFFLINE is set)" in one_line_error(done)

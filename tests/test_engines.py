@@ -99,3 +99,74 @@ def test_thread_counts_never_exceed_cores() -> None:
     intra, inter = Settings(intra_threads=64, inter_threads=64).threads
     assert intra * inter <= cores
     assert Settings().threads[0] * Settings().threads[1] <= cores
+
+
+def test_loading_one_model_does_not_hold_up_the_others(settings: Settings) -> None:
+    """A model that takes long to load holds its own lock only: other pairs are served meanwhile."""
+    import threading
+
+    from service.engines import apertium
+
+    release = threading.Event()
+
+    class SlowLoadingRouter(EngineRouter):
+        def _build(self, candidate: Candidate) -> Engine:
+            if candidate.model.id == "tiny/nllb":
+                release.wait(60)  # the "load" of this model lasts until the test has seen the others served
+            return super()._build(candidate)
+
+    router = SlowLoadingRouter(settings.replace(memory="off"))
+    slow = threading.Thread(target=router.engine_for, args=("id", "th"))
+    slow.start()
+    try:
+        served: list[str] = []
+        other = threading.Thread(target=lambda: served.append(router.engine_for("id", "ms").name))
+        other.start()
+        other.join(60)
+        assert served == ["apertium"] and apertium.is_installed("ind-zlm", settings.apertium_modes_dir)
+        assert slow.is_alive()  # still loading
+    finally:
+        release.set()
+        slow.join(60)
+    assert router.engine_for("id", "th").model == "tiny/nllb"
+
+
+def test_models_add_over_an_installed_model_keeps_it_until_the_new_one_is_in(
+        models_dir, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from service import model_store
+    from service.errors import ModelInvalid
+    from service.model_store import ModelStore
+
+    store = ModelStore(tmp_path / "models")
+    source = models_dir / "tiny--t5" / "hf"
+    store.add(source, "someone/t5", convert=False)
+    before = store.revision("someone/t5")
+
+    def broken_convert(hf_dir, out_dir, quantization="int8"):
+        assert store.has_hf("someone/t5")  # the old model is still in place while the new one is built
+        raise ModelInvalid("conversion failed")
+
+    monkeypatch.setattr(model_store, "convert_to_ctranslate2", broken_convert)
+    with pytest.raises(ModelInvalid):
+        store.add(source, "someone/t5")
+    assert store.has_hf("someone/t5") and store.revision("someone/t5") == before
+    monkeypatch.undo()
+
+    real_replace = os.replace
+
+    def replace(src, dst):  # the swap itself fails (e.g. a disk error) after the old model was moved aside
+        if ".partial-" in str(src):
+            raise OSError(5, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(model_store.os, "replace", replace)
+    with pytest.raises(ModelInvalid, match="any model installed before is unchanged"):
+        store.add(source, "someone/t5")
+    monkeypatch.undo()
+    assert store.has_hf("someone/t5") and store.revision("someone/t5") == before
+    assert [p.name for p in store.root.iterdir()] == ["someone--t5"]  # nothing half-done left
+
+    store.add(source, "someone/t5")  # and a swap that works replaces it
+    assert store.has_ct2("someone/t5") and [p.name for p in store.root.iterdir()] == ["someone--t5"]

@@ -161,7 +161,7 @@ def test_broken_glossary_is_reported_not_fatal(tmp_path: Path) -> None:
     ("id,en\n,smart city\n", "g.csv:2: empty term: no form in the first language column 'id'"),
     ("id,en\nkota||cerdas,x\n", "g.csv:2: empty term in column 'id' ('kota||cerdas')"),
     ("id,en\nkota,city\n\nKota,town\n", "g.csv:4: duplicate source variant 'Kota' (id), already on line 2"),
-    ("id,xx\nkota,city\n", "g.csv:1: unknown language column(s) 'id', 'xx'"),
+    ("id,xx\nkota,city\n", "g.csv:1: unknown language columns 'id', 'xx'"),
     ("id,en,dnt\nkota,city,maybe\n", "g.csv:2: dnt must be yes or no, not 'maybe'"),
     ("id,en,case\nkota,city,upper\n", "g.csv:2: case must be sensitive or insensitive, not 'upper'"),
     ("id,en\nkota,city,extra\n", "g.csv:2: 3 cells but the header has 2 columns"),

@@ -313,3 +313,17 @@ def test_web_form_shows_limits_and_errors_inline(client: FlaskClient) -> None:
     assert too_long.status_code == 413 and 'class="error"' in too_long.get_data(as_text=True)
     no_target = client.post("/", data={"text": "Bali", "csrf_token": token})
     assert no_target.status_code == 400 and "Choose at least one target language" in no_target.get_data(as_text=True)
+
+
+def test_one_bad_text_in_a_list_is_that_items_error(client: FlaskClient) -> None:
+    text = "Kementerian Dalam Negeri berencana menyelenggarakan kegiatan untuk kota-kota cerdas."
+    r = client.post("/v1/translate", json={"text": [text, "x" * 5001, "12345 !!!"], "targets": ["ms", "en"]})
+    assert r.status_code == 200, r.get_json()
+    good, too_long, undetectable = r.get_json()["items"]
+    assert good["error"] is None and good["source"] == "id"
+    assert [t["engine"] for t in good["translations"]] == ["apertium", "ctranslate2"]
+    assert too_long["error"]["code"] == "input_too_large" and too_long["error"]["setting"] == "max_text_chars"
+    assert [t["error"]["code"] for t in too_long["translations"]] == ["input_too_large"] * 2
+    assert undetectable["error"]["code"] == "detection_failed" and undetectable["translations"][1]["text"] is None
+    alone = client.post("/v1/translate", json={"text": "x" * 5001, "source": "id", "targets": ["ms"]})
+    assert_error(alone, 413, "input_too_large")  # nothing worked: the text's error is the answer

@@ -179,3 +179,38 @@ def test_embedded_mode_serve_runs_jobs_with_no_server(models_dir: Path, catalog_
         assert (tmp_path / "broker.sqlite").exists() and (tmp_path / "jobs.sqlite").exists()
     finally:
         stop(proc)
+
+
+def test_a_chunk_whose_store_is_locked_is_retried_never_left_pending(settings: Settings, pipeline: Pipeline,
+                                                                     models_dir: Path, catalog_path: Path,
+                                                                     tmp_path: Path) -> None:
+    """A real "database is locked" (another process holds SQLite's write lock past the store's timeout) fails the
+    chunk's store call; the chunk is retried once the lock is gone, and every document gets its result."""
+    import sqlite3
+
+    s = settings.replace(data_dir=tmp_path, jobs_lock_timeout_s=0.5)
+    celery = create_celery(s)
+    store = JobStore(s.jobs_db, s.jobs_lock_timeout_s)
+    service = JobService(s, store, pipeline, lambda job_id, ps: enqueue(celery, job_id, ps, s.job_chunk_documents))
+    docs = documents(3)
+    job, _ = service.submit(docs, ["ms"], "id")  # queued; no worker yet
+    locker = sqlite3.connect(tmp_path / "jobs.sqlite", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # holds the write lock: every claim/record of the worker times out
+    env = {"ASEAN_MT_MODELS_DIR": str(models_dir), "ASEAN_MT_CATALOG_PATH": str(catalog_path),
+           "ASEAN_MT_DATA_DIR": str(tmp_path), "ASEAN_MT_JOBS_LOCK_TIMEOUT_S": "0.5", "ASEAN_MT_INTRA_THREADS": "1"}
+    worker = Worker(env, concurrency=1)
+    try:
+        deadline = time.monotonic() + 90
+        while not any("locked" in line or "unreachable" in line or "raised unexpected" in line
+                      for line in worker.lines):
+            assert time.monotonic() < deadline, "".join(worker.lines[-30:])
+            time.sleep(0.2)
+        assert service.status(job.id)["counts"]["pending"] == 3  # reading works; nothing could be written
+        locker.execute("ROLLBACK")
+        locker.close()
+        status = wait_state(service, job.id, 90)
+        assert status["counts"] == {"done": 3, "failed": 0, "pending": 0, "cancelled": 0}
+        assert_exactly_once(service, job.id, docs, ["ms"])
+        assert "Traceback" not in "".join(worker.lines)
+    finally:
+        worker.stop()

@@ -140,3 +140,96 @@ def test_language_codes() -> None:
     assert languages.normalize("khm_Khmr") == "km"
     with pytest.raises(UnsupportedLanguage):
         languages.normalize("klingon")
+
+
+# -- several texts in one pass ----------------------------------------------------------------------------
+def test_texts_of_one_request_go_to_the_engine_together() -> None:
+    """64 one-sentence texts cost the engine what one text of the 64 sentences costs: one batch, not 64 calls."""
+    sentences = [f"Kalimat nomor {i} tentang kota cerdas." for i in range(64)]
+    engine = RecordingEngine()
+    p = _pipeline(engine, default_glossaries="")
+    results = p.translate_many([TranslationRequest(s, ["en", "ms"], "id") for s in sentences])
+    assert len(engine.batches) == 2  # one per target
+    assert [r.for_target("en").text for r in results] == [s.upper() for s in sentences]
+    engine.batches.clear()
+    p.translate(TranslationRequest(" ".join(sentences), ["en", "ms"], "id"))
+    assert len(engine.batches) == 2  # the same as one text
+
+
+def test_shared_dedupe_and_per_text_stats_and_flags() -> None:
+    engine = RecordingEngine(max_input_tokens=4)
+    p = _pipeline(engine, default_glossaries="")
+    long = "satu dua tiga empat lima enam tujuh."
+    a, b = p.translate_many([TranslationRequest(f"Sama. {long}", ["en"], "id"),
+                             TranslationRequest("Sama. Sama. Lain.", ["en"], "id")])
+    sent = [s for batch in engine.batches for s in batch]
+    assert sorted(sent) == sorted(set(sent)) and sent.count("Sama.") == 1  # across texts too
+    ra, rb = a.for_target("en"), b.for_target("en")
+    assert (ra.segments, ra.unique_segments, rb.segments, rb.unique_segments) == (2, 2, 3, 2)
+    assert [f["flag"] for f in ra.flags] == ["split"] and rb.flags == []
+    assert rb.text == "SAMA. SAMA. LAIN." and ra.text.split() == f"Sama. {long}".upper().split()
+    assert ra.input_tokens > rb.input_tokens > 0
+
+
+def test_one_bad_text_is_that_texts_error() -> None:
+    engine = RecordingEngine()
+    p = _pipeline(engine, default_glossaries="", max_document_chars=100)
+    good, undetectable, too_long, empty = p.translate_many([
+        TranslationRequest("Kementerian Dalam Negeri hadir di Jakarta hari ini.", ["en", "ms"]),
+        TranslationRequest("12345 !!!", ["en", "ms"]),
+        TranslationRequest("Kota cerdas. " * 10, ["en", "ms"]),
+        TranslationRequest("  ", ["en", "ms"]),
+    ])
+    assert good.ok and [r.text for r in good.results] == ["KEMENTERIAN DALAM NEGERI HADIR DI JAKARTA HARI INI."] * 2
+    assert isinstance(undetectable.error, DetectionFailed) and not undetectable.ok
+    assert [r.error for r in undetectable.results] == [undetectable.error] * 2
+    assert isinstance(too_long.error, InputTooLarge) and too_long.error.details["setting"] == "max_document_chars"
+    assert empty.ok and [r.text for r in empty.results] == ["  ", "  "]
+    tight = p.translate_many([TranslationRequest("Kota cerdas.", ["en"], "id")], max_chars=5)[0]
+    assert tight.error.details == {"limit": 5, "setting": "max_text_chars"}
+    with pytest.raises(DetectionFailed):  # one text: its problem is the call's
+        p.translate(TranslationRequest("12345 !!!", ["en"]))
+    with pytest.raises(UnsupportedLanguage):  # a problem of the request, not of a text: raised, nothing done
+        p.translate_many([TranslationRequest("abc", ["xx"], "id"), TranslationRequest("def", ["en"], "id")])
+
+
+def test_an_unexpected_exception_is_one_targets_internal_error(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenForThai(RecordingEngine):
+        def translate(self, segments, source, target, options):
+            if target == "th":
+                raise ZeroDivisionError("a bug")
+            return super().translate(segments, source, target, options)
+
+    p = _pipeline(BrokenForThai(), default_glossaries="")
+    results = p.translate_many([TranslationRequest("Kota cerdas.", ["en", "th", "ms"], "id"),
+                                TranslationRequest("Kota lain.", ["en", "th", "ms"], "id")])
+    for result in results:
+        assert result.ok and [r.ok for r in result.results] == [True, False, True]
+        th = result.for_target("th")
+        assert th.error.code == "internal_error" and "ZeroDivisionError" not in th.error.message
+        incident = th.error.details["incident"]
+        assert f"incident {incident}" in th.error.message
+        assert th.to_dict()["error"] == {"error": th.error.message, "code": "internal_error", "incident": incident}
+    logged = [r for r in caplog.records if "incident" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info and results[0].for_target("th").error.details["incident"] in (
+        logged[0].getMessage())
+
+
+def test_glossary_layers_are_an_lru_of_bounded_size(tmp_path) -> None:
+    for name in "abcde":
+        (tmp_path / f"{name}.csv").write_text(f"id,en\nkota {name},city {name}\n", encoding="utf-8")
+    p = Pipeline(Settings(glossary_dir=tmp_path, glossary_layer_cache=2), FixedRouter(RecordingEngine()))
+    for names in (["a"], ["b"], ["a", "b"], ["c"], ["d", "e"], ["b"]):
+        assert p.translate(TranslationRequest("kota a", ["en"], "id", glossaries=names)).results[0].ok
+    assert list(p._layers) == [("d", "e"), ("b",)]
+    assert p.term_layer(["b"]) is p.term_layer(["b"])  # still cached while recently used
+
+
+def test_result_serializer_is_the_api_shape() -> None:
+    r = _pipeline(RecordingEngine(), default_glossaries="").translate(TranslationRequest("Kota.", ["en"], "id"))
+    item = r.to_dict()
+    assert list(item) == ["source", "detected", "summary", "translations", "error"]
+    assert list(item["translations"][0]) == ["target", "text", "engine", "model", "flags", "glossary",
+                                             "alternatives", "summary", "error"]
+    assert set(r.results[0].to_dict(stats=True)["stats"]) == {"segments", "unique_segments", "input_tokens",
+                                                              "output_tokens", "seconds", "engine_seconds"}

@@ -149,3 +149,66 @@ def test_cross_lingual_summary_through_apertium_keeps_terms(pipeline: Pipeline, 
         seed_text, ["ms"], "id", summary=SummaryOptions(sentences=2, mode="summarise_target"))).for_target("ms")
     assert target_mode.summary.mode == "summarise_target"
     assert all(s in target_mode.text for s in target_mode.summary.sentences)  # taken from the translation
+
+
+def _dense_scores(sentences: list[str]) -> list[float]:
+    """The former dense LexRank (full graph), as a reference."""
+    import math
+    from collections import Counter
+
+    import numpy as np
+
+    from service.summaries import extractive
+
+    bags = [Counter(extractive._features(s, "id")) for s in sentences]
+    n = len(bags)
+    df = Counter(t for bag in bags for t in bag)
+    vocab = {t: i for i, t in enumerate(sorted(df))}
+    m = np.zeros((n, len(vocab)))
+    for r, bag in enumerate(bags):
+        for t, tf in bag.items():
+            m[r, vocab[t]] = tf * math.log((1 + n) / (1 + df[t]) + 1)
+    m /= np.where(np.linalg.norm(m, axis=1, keepdims=True) == 0, 1, np.linalg.norm(m, axis=1, keepdims=True))
+    graph = m @ m.T
+    np.fill_diagonal(graph, 0)
+    rows = graph.sum(axis=1, keepdims=True)
+    prior = 1 / (np.arange(n) + 1)
+    prior /= prior.sum()
+    transition = np.where(rows > 0, graph / np.where(rows == 0, 1, rows), prior)
+    scores = np.full(n, 1 / n)
+    for _ in range(200):
+        scores = 0.15 * prior + 0.85 * transition.T @ scores
+    return list(scores)
+
+
+def test_sparse_lexrank_equals_the_full_graph_for_an_article(seed_text: str) -> None:
+    from service.summaries import extractive
+
+    sentences = [*extractive.candidate_sentences(seed_text, "id", Segmenter(), True), "", "Kota."]
+    assert len(sentences) <= extractive.NEIGHBOURS + 1
+    vectors = extractive._vectors([extractive.Counter(extractive._features(s, "id")) for s in sentences])
+    sparse_scores = extractive.lexrank(extractive._graph(vectors))
+    assert sparse_scores == pytest.approx(_dense_scores(sentences), abs=1e-9)
+
+
+def test_long_documents_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The similarity graph keeps NEIGHBOURS edges a sentence (tiny here), and at most max_sentences sentences are
+    candidates, flagged; never a dense sentences x sentences matrix."""
+    from service.summaries import extractive
+
+    monkeypatch.setattr(extractive, "NEIGHBOURS", 5)
+    monkeypatch.setattr(extractive, "BLOCK", 7)
+    words = "kota cerdas pertemuan tahunan jaringan kementerian dalam negeri delegasi program aplikasi".split()
+    sentences = [" ".join(words[(i * 3 + k) % len(words)] for k in range(6)) + f" nomor {i}." for i in range(60)]
+    vectors = extractive._vectors([extractive.Counter(extractive._features(s, "id")) for s in sentences])
+    graph = extractive._graph(vectors)
+    assert graph.shape == (60, 60) and graph.nnz <= 60 * 5 and graph.diagonal().sum() == 0
+    chosen, _ = extractive.select(sentences, "id", SummaryOptions(sentences=2), max_sentences=10)
+    assert len(chosen) == 2 and all(s in sentences[:10] for s in chosen)
+    from types import SimpleNamespace
+
+    no_models = SimpleNamespace(catalog=SimpleNamespace(models={}))  # extractive: the router is never asked
+    summarizer = Summarizer(no_models, Segmenter(), max_sentences=10)  # type: ignore[arg-type]
+    summary = summarizer.summarize("\n".join(sentences), "id", SummaryOptions(sentences=2))
+    assert summary.flags == [{"flag": "long_document", "sentences": 60, "considered": 10,
+                              "reason": "only the first sentences were candidates (setting summary_max_sentences)"}]

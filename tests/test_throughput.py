@@ -193,3 +193,31 @@ def test_metrics_count_memory_hits(settings: Settings, router) -> None:
                       if line.startswith("translation_memory_hits_total ")).split()[1])
     assert hits >= 1
     assert 'micro_batch_batches_total{engine="apertium"}' in metrics
+
+
+def test_threads_are_bounded_per_engine_whatever_the_options() -> None:
+    """One dispatcher per engine serves every pair and option combination (not one thread per combination)."""
+    before = {t.ident for t in threading.enumerate()}
+    inner = Echo()
+    engine = BatchingEngine(inner, max_wait_s=0.001, max_batch_tokens=100)
+    combos = [(target, DecodeOptions(beam_size=beam, n_best=n)) for target in ("en", "ms", "th")
+              for beam in range(1, 9) for n in range(1, beam + 1)]
+    results = run_threads(24, lambda i: [engine.translate([f"s{i}-{j}"], "id", target, options)[0].text
+                                         for j, (target, options) in enumerate(combos) if j % 24 == i])
+    assert all(isinstance(r, list) for r in results), results
+    assert sum(len(r) for r in results) == len(combos) == 108
+    started = [t for t in threading.enumerate() if t.ident not in before]
+    assert len(started) == 1 and started[0].name == "batch-echo"
+    assert engine.lanes <= len(combos)
+
+
+def test_an_idle_lane_is_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.engines import batching
+
+    monkeypatch.setattr(batching, "LANE_IDLE_S", 0.0)
+    engine = BatchingEngine(Echo(), max_wait_s=0.001, max_batch_tokens=100)
+    for beam in range(1, 6):
+        engine.translate(["x"], "id", "en", DecodeOptions(beam_size=beam))
+    time.sleep(0.01)
+    engine.translate(["y"], "id", "ms", DecodeOptions())
+    assert engine.lanes <= 2  # the idle lanes were dropped when the dispatcher looked for work

@@ -46,8 +46,12 @@ class ApertiumEngine:
                 ["apertium", "-d", str(self.modes_dir.parent), "-u", "-f", "txt", self.model],
                 input=text, capture_output=True, text=True, timeout=self.timeout_s, check=False,
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EngineFailed(f"Apertium ({self.model}) did not run ({exc.__class__.__name__}).") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise EngineFailed(f"Apertium ({self.model}) took longer than {self.timeout_s:g} s (setting "
+                               "apertium_timeout_s).") from exc
+        except OSError as exc:
+            raise EngineFailed(f"Apertium ({self.model}) could not be started; check that the apertium package "
+                               "is installed.") from exc
         if done.returncode != 0:
             raise EngineFailed(f"Apertium ({self.model}) exited with status {done.returncode}.")
         return done.stdout

@@ -6,7 +6,7 @@ nothing about documents, glossaries, caching or front ends: those are layers abo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -72,3 +72,25 @@ class TextGenerator(Protocol):
     def count_raw_tokens(self, text: str) -> int: ...
 
     def generate(self, texts: Sequence[str], options: DecodeOptions) -> list[SegmentTranslation]: ...
+
+
+class EngineLayer:
+    """A layer around an engine (translation memory, micro-batching): it overrides ``translate`` and hands every
+    other attribute (name, model, max_input_tokens, count_tokens...) to the engine inside, ``inner``."""
+
+    def __init__(self, inner: Engine):
+        self.inner = inner
+
+    def __getattr__(self, name: str):
+        if name == "inner":  # not set yet (during construction or unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def layers(engine: object) -> Iterator[object]:
+    """The engine as built, then each layer inside it, down to the bare engine (for stats and metrics)."""
+    while True:
+        yield engine
+        if not isinstance(engine, EngineLayer):
+            return
+        engine = engine.inner

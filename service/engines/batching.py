@@ -12,23 +12,35 @@ soon as as many calls are queued as the previous batch held (those callers tend 
 spread out by the time each takes to parse its request), or the budget is full, or ``max_wait_s`` has passed.
 
 A failing batch is retried call by call, so one bad request never fails its batch-mates.
+
+Threads are bounded per engine: one dispatcher (``dispatchers``, the engine's parallel batches) serves every
+lane, i.e. every (source, target, options) combination, taking the lane whose first call has waited longest.
+A lane is only a queue; an idle one is dropped after ``LANE_IDLE_S``, so no combination of beam sizes and
+alternatives leaves threads or memory behind.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.engines.base import DecodeOptions, Engine, SegmentTranslation
+from service.engines.base import DecodeOptions, Engine, EngineLayer, SegmentTranslation
 from service.errors import EngineFailed
+
+#: Seconds after which an empty lane is forgotten (its only state is the size of its last batch).
+LANE_IDLE_S = 60.0
+
+LaneKey = tuple[str, str, DecodeOptions]
 
 
 @dataclass
 class _Call:
     segments: Sequence[str]
     lengths: list[int]
+    queued_at: float = field(default_factory=time.monotonic)
     done: threading.Event = field(default_factory=threading.Event)
     result: list[SegmentTranslation] | None = None
     error: BaseException | None = None
@@ -45,107 +57,133 @@ class BatchStats:
     segments: int = 0
 
 
+@dataclass
 class _Lane:
-    """The queue and dispatcher thread of one (source, target, options) combination."""
+    """The queue of one (source, target, options) combination."""
 
-    def __init__(self, owner: BatchingEngine, source: str, target: str, options: DecodeOptions):
-        self.owner, self.source, self.target, self.options = owner, source, target, options
-        self.queue: list[_Call] = []
-        self.cond = threading.Condition()
-        self.last_busy = 0.0  # when the engine last finished a batch of this lane
-        self.last_calls = 1  # how many calls that batch held
-        self.thread = threading.Thread(target=self._run, name=f"batch-{source}-{target}", daemon=True)
-        self.thread.start()
-
-    def submit(self, call: _Call) -> None:
-        with self.cond:
-            self.queue.append(call)
-            self.cond.notify()
-
-    def _take(self) -> list[_Call]:
-        """Wait for a first call, then up to max_wait for more; return calls that fit the budget."""
-        budget = self.owner.max_batch_tokens
-        with self.cond:
-            while not self.queue:
-                self.cond.wait()
-            idle = time.monotonic() - self.last_busy > self.owner.max_wait_s
-            deadline = time.monotonic() + (0.0 if idle and len(self.queue) == 1 else self.owner.max_wait_s)
-            expected = 1 if idle else self.last_calls
-            while True:
-                longest = max(c.longest for c in self.queue)
-                size = longest * sum(len(c.segments) for c in self.queue)
-                left = deadline - time.monotonic()
-                if size >= budget or left <= 0 or (len(self.queue) >= expected > 1):
-                    break
-                self.cond.wait(left)
-            batch: list[_Call] = []
-            longest, count = 0, 0
-            while self.queue:
-                call = self.queue[0]
-                new_longest = max(longest, call.longest)
-                if batch and new_longest * (count + len(call.segments)) > budget:
-                    break
-                batch.append(self.queue.pop(0))
-                longest, count = new_longest, count + len(call.segments)
-            return batch
-
-    def _run(self) -> None:
-        while True:
-            batch = self._take()
-            stats = self.owner.stats
-            stats.batches += 1
-            stats.segments += sum(len(c.segments) for c in batch)
-            segments = [s for c in batch for s in c.segments]
-            try:
-                results = self.owner.inner.translate(segments, self.source, self.target, self.options)
-                at = 0
-                for call in batch:
-                    call.result = results[at:at + len(call.segments)]
-                    at += len(call.segments)
-            except BaseException as exc:  # isolate: each call alone, so only the bad one fails
-                if len(batch) == 1:
-                    batch[0].error = exc
-                else:
-                    for call in batch:
-                        try:
-                            call.result = self.owner.inner.translate(call.segments, self.source, self.target,
-                                                                     self.options)
-                        except BaseException as single:
-                            call.error = single
-            self.last_busy = time.monotonic()
-            self.last_calls = len(batch)
-            for call in batch:
-                call.done.set()
+    queue: deque[_Call] = field(default_factory=deque)
+    busy: bool = False  # a dispatcher is gathering or running a batch of this lane
+    last_busy: float = 0.0  # when the engine last finished a batch of this lane
+    last_calls: int = 1  # how many calls that batch held
 
 
-class BatchingEngine:
-    """Engine wrapper; everything but ``translate`` is the inner engine's."""
+class BatchingEngine(EngineLayer):
+    """Engine layer; everything but ``translate`` is the inner engine's."""
 
-    def __init__(self, inner: Engine, max_wait_s: float, max_batch_tokens: int, timeout_s: float = 600):
-        self.inner = inner
+    def __init__(self, inner: Engine, max_wait_s: float, max_batch_tokens: int, timeout_s: float = 600,
+                 dispatchers: int = 1):
+        super().__init__(inner)
         self.max_wait_s = max_wait_s
         self.max_batch_tokens = max_batch_tokens
         self.timeout_s = timeout_s
+        self.dispatchers = max(1, dispatchers)
         self.stats = BatchStats()
-        self._lanes: dict[tuple[str, str, DecodeOptions], _Lane] = {}
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str):  # name, model, max_input_tokens, count_tokens, adapter, generate...
-        return getattr(self.inner, name)
+        self._lanes: dict[LaneKey, _Lane] = {}
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
 
     def translate(self, segments: Sequence[str], source: str, target: str,
                   options: DecodeOptions) -> list[SegmentTranslation]:
         if not segments:
             return []
-        key = (source, target, options)
-        with self._lock:
-            lane = self._lanes.get(key) or self._lanes.setdefault(key, _Lane(self, source, target, options))
-        self.stats.calls += 1
         call = _Call(segments, [max(1, self.inner.count_tokens(s, source, target)) for s in segments])
-        lane.submit(call)
+        with self._cond:
+            self.stats.calls += 1
+            lane = self._lanes.get((source, target, options))
+            if lane is None:
+                lane = self._lanes[(source, target, options)] = _Lane()
+            lane.queue.append(call)
+            if len(self._threads) < self.dispatchers:
+                thread = threading.Thread(target=self._run, name=f"batch-{self.inner.name}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify_all()
         if not call.done.wait(self.timeout_s):
             raise EngineFailed(f"{self.inner.name} did not answer within {self.timeout_s:.0f} s.")
         if call.error is not None:
             raise call.error
         assert call.result is not None
         return call.result
+
+    @property
+    def lanes(self) -> int:
+        """Lanes currently known (for tests and metrics)."""
+        return len(self._lanes)
+
+    def _next_lane(self) -> tuple[LaneKey, _Lane] | None:
+        """The free lane whose first call has waited longest; forgets lanes idle for LANE_IDLE_S."""
+        now = time.monotonic()
+        best: tuple[LaneKey, _Lane] | None = None
+        for key, lane in list(self._lanes.items()):
+            if lane.busy:
+                continue
+            if not lane.queue:
+                if now - lane.last_busy > LANE_IDLE_S:
+                    del self._lanes[key]
+                continue
+            if best is None or lane.queue[0].queued_at < best[1].queue[0].queued_at:
+                best = key, lane
+        return best
+
+    def _take(self) -> tuple[LaneKey, _Lane, list[_Call]]:
+        """Wait for a lane with calls, then up to max_wait for more of its calls; return those within budget."""
+        budget = self.max_batch_tokens
+        with self._cond:
+            chosen = self._next_lane()
+            while chosen is None:
+                self._cond.wait()
+                chosen = self._next_lane()
+            key, lane = chosen
+            lane.busy = True
+            idle = time.monotonic() - lane.last_busy > self.max_wait_s
+            deadline = time.monotonic() + (0.0 if idle and len(lane.queue) == 1 else self.max_wait_s)
+            expected = 1 if idle else lane.last_calls
+            while True:
+                longest = max(c.longest for c in lane.queue)
+                size = longest * sum(len(c.segments) for c in lane.queue)
+                left = deadline - time.monotonic()
+                if size >= budget or left <= 0 or (len(lane.queue) >= expected > 1):
+                    break
+                self._cond.wait(left)
+            batch: list[_Call] = []
+            longest, count = 0, 0
+            while lane.queue:
+                call = lane.queue[0]
+                new_longest = max(longest, call.longest)
+                if batch and new_longest * (count + len(call.segments)) > budget:
+                    break
+                batch.append(lane.queue.popleft())
+                longest, count = new_longest, count + len(call.segments)
+            return key, lane, batch
+
+    def _run(self) -> None:
+        while True:
+            (source, target, options), lane, batch = self._take()
+            self._translate(batch, source, target, options)
+            with self._cond:
+                self.stats.batches += 1
+                self.stats.segments += sum(len(c.segments) for c in batch)
+                lane.busy = False
+                lane.last_busy = time.monotonic()
+                lane.last_calls = len(batch)
+                self._cond.notify_all()  # the lane may have more calls for this or another dispatcher
+            for call in batch:
+                call.done.set()
+
+    def _translate(self, batch: list[_Call], source: str, target: str, options: DecodeOptions) -> None:
+        segments = [s for c in batch for s in c.segments]
+        try:
+            results = self.inner.translate(segments, source, target, options)
+            at = 0
+            for call in batch:
+                call.result = results[at:at + len(call.segments)]
+                at += len(call.segments)
+        except BaseException as exc:  # isolate: each call alone, so only the bad one fails
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for call in batch:
+                try:
+                    call.result = self.inner.translate(call.segments, source, target, options)
+                except BaseException as single:
+                    call.error = single

@@ -39,8 +39,9 @@ class CTranslate2Engine(AdapterEngine):
                 intra_threads=intra, inter_threads=inter,
             )
         except (RuntimeError, ValueError) as exc:
-            raise ModelInvalid(f"The CTranslate2 model in {ct2_dir} cannot be loaded "
-                               f"({exc.__class__.__name__}); pull or add {self.model} again.") from exc
+            log.warning("loading the CTranslate2 model in %s failed: %s", ct2_dir, exc)
+            raise ModelInvalid(f"The CTranslate2 model in {ct2_dir} cannot be loaded; pull or add {self.model} "
+                               "again.") from exc
 
     def _run(self, ids: list[list[int]], prefix_token: str | None,
              options: DecodeOptions) -> list[SegmentTranslation]:
@@ -59,7 +60,7 @@ class CTranslate2Engine(AdapterEngine):
             )
         except RuntimeError as exc:
             log.warning("CTranslate2 failed on %s: %s", self.model, exc)
-            raise EngineFailed(f"CTranslate2 failed on {self.model} ({exc.__class__.__name__}).") from exc
+            raise EngineFailed(f"CTranslate2 failed on {self.model}; the server log has the details.") from exc
         out = []
         for src_tokens, result in zip(tokens, results, strict=True):
             hyps = []

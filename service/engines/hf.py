@@ -11,6 +11,7 @@ Families signal languages differently:
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,8 +34,9 @@ class HFAdapter:
         try:
             self.tokenizer: Any = AutoTokenizer.from_pretrained(str(hf_dir))
         except Exception as exc:  # transformers raises many kinds here
-            raise ModelInvalid(f"The tokenizer of {info.id} in {hf_dir} cannot be loaded "
-                               f"({exc.__class__.__name__}); pull or add the model again.") from exc
+            logging.getLogger(__name__).warning("loading the tokenizer in %s failed: %s", hf_dir, exc)
+            raise ModelInvalid(f"The tokenizer of {info.id} in {hf_dir} cannot be loaded; pull or add the model "
+                               "again.") from exc
         limit = getattr(self.tokenizer, "model_max_length", None)
         if not (isinstance(limit, int) and 0 < limit < 100_000):
             limit = default_max_input_tokens

@@ -59,7 +59,8 @@ def make_memory(settings: Settings) -> MemoryStore | None:
     if settings.memory == "redis":
         if not settings.redis_url:
             raise ConfigError("memory = redis needs redis_url.")
-        return RedisMemory(settings.redis_url, settings.memory_ttl_s)
+        return RedisMemory(settings.redis_url, settings.memory_ttl_s, settings.memory_redis_timeout_s,
+                           settings.memory_retry_s)
     if settings.memory != "lru":
         raise ConfigError(f"memory must be lru, redis or off, not {settings.memory!r}.")
     return LruMemory(settings.memory_max_bytes)
@@ -74,7 +75,8 @@ class EngineRouter:
         self.store = store or ModelStore(settings.models_dir)
         self._engines: dict[str, Engine] = {}
         self._adapters: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held only to find the lock of one model (below)
+        self._model_locks: dict[str, threading.Lock] = {}
         self.memory = make_memory(settings)  # one per process, shared by every engine
 
     def is_available(self, candidate: Candidate) -> bool:
@@ -117,9 +119,18 @@ class EngineRouter:
                                model=status.missing[0].model.id, command=pull_command(status.missing[0]))
         return self.build(status.available)
 
-    def build(self, candidate: Candidate) -> Engine:
-        key = str(candidate)
+    def _model_lock(self, key: str) -> threading.Lock:
         with self._lock:
+            return self._model_locks.setdefault(key, threading.Lock())
+
+    def build(self, candidate: Candidate) -> Engine:
+        """The engine for ``candidate``, loaded once. Loading (seconds) holds the lock of this model alone:
+        requests for engines already loaded, or loading, of other models never wait for it."""
+        key = str(candidate)
+        engine = self._engines.get(key)
+        if engine is not None:
+            return engine
+        with self._model_lock(key):
             if key not in self._engines:
                 log.info("loading engine %s", key)
                 self._engines[key] = self._layers(candidate, self._build(candidate))
@@ -128,8 +139,9 @@ class EngineRouter:
     def _layers(self, candidate: Candidate, engine: Engine) -> Engine:
         """memory(batching(engine)): memory hits skip the queue; misses are batched across requests."""
         s = self.settings
-        if s.micro_batch_wait_ms > 0:
-            engine = BatchingEngine(engine, s.micro_batch_wait_ms / 1000, s.max_batch_tokens, s.request_timeout_s)
+        if s.micro_batch_wait_ms > 0:  # as many dispatchers as batches the engine runs in parallel
+            engine = BatchingEngine(engine, s.micro_batch_wait_ms / 1000, s.max_batch_tokens, s.request_timeout_s,
+                                    dispatchers=s.threads[1])
         if self.memory is not None:
             if candidate.engine == "apertium":
                 revision = apertium.revision(candidate.model.id, s.apertium_modes_dir)
@@ -145,10 +157,11 @@ class EngineRouter:
         from service.engines.hf import HFAdapter
 
         model_id = candidate.model.id
-        if model_id not in self._adapters:
-            self._adapters[model_id] = HFAdapter(candidate.model, self.store.hf_dir(model_id),
-                                                 self.settings.default_max_input_tokens)
-        return self._adapters[model_id]
+        with self._model_lock("tokenizer:" + model_id):  # shared by the CTranslate2 and transformers engines
+            if model_id not in self._adapters:
+                self._adapters[model_id] = HFAdapter(candidate.model, self.store.hf_dir(model_id),
+                                                     self.settings.default_max_input_tokens)
+            return self._adapters[model_id]
 
     def _build(self, candidate: Candidate) -> Engine:
         s = self.settings

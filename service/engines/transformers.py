@@ -30,8 +30,9 @@ class TransformersEngine(AdapterEngine):
         try:
             self.net: Any = AutoModelForSeq2SeqLM.from_pretrained(str(hf_dir)).to(device).eval()
         except (OSError, ValueError) as exc:
-            raise ModelInvalid(f"The model {self.model} in {hf_dir} cannot be loaded "
-                               f"({exc.__class__.__name__}); pull or add it again.") from exc
+            log.warning("loading the model in %s failed: %s", hf_dir, exc)
+            raise ModelInvalid(f"The model {self.model} in {hf_dir} cannot be loaded; pull or add it again."
+                               ) from exc
 
     def _run(self, ids: list[list[int]], prefix_token: str | None,
              options: DecodeOptions) -> list[SegmentTranslation]:
@@ -59,7 +60,7 @@ class TransformersEngine(AdapterEngine):
                 generated = self.net.generate(**batch, **kwargs)
         except (RuntimeError, ValueError) as exc:
             log.warning("transformers generate() failed on %s: %s", self.model, exc)
-            raise EngineFailed(f"transformers generate() failed on {self.model} ({exc.__class__.__name__}).") from exc
+            raise EngineFailed(f"transformers failed on {self.model}; the server log has the details.") from exc
         sequences = generated.sequences.tolist()
         scores = getattr(generated, "sequences_scores", None)
         eos = self.net.generation_config.eos_token_id

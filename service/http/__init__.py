@@ -67,13 +67,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
 
 def _celery_jobs(settings: Settings, pipeline: Pipeline) -> JobService:
-    from service.jobs.store import JobStore
-    from service.jobs.worker import create_celery, enqueue
+    from service.jobs.worker import celery_job_service
 
-    celery = create_celery(settings)
-    store = JobStore(settings.jobs_db)
-    return JobService(settings, store, pipeline,
-                      lambda job_id, positions: enqueue(celery, job_id, positions, settings.job_chunk_documents))
+    return celery_job_service(settings, pipeline)  # connects on first use: a database that is down is a 503
 
 
 def _install_metrics(app: Flask, state: ServiceState) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify
 
 from service import languages
@@ -15,7 +13,7 @@ from service.http.limits import characters, check_limits
 from service.http.policy import body, route
 from service.http.schemas import DetectBody, SummarizeBody, TranslateBody
 from service.http.state import ServiceState, current_service
-from service.pipeline import TargetResult, TranslationRequest, TranslationResult
+from service.pipeline import TranslationRequest, TranslationResult
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -23,7 +21,8 @@ bp = Blueprint("v1", __name__, url_prefix="/v1")
 def translate_cost(body: TranslateBody, s: Settings) -> int:
     texts = body.texts()
     targets = len(languages.parse_list(list(body.targets)))  # an unknown language: 400 before any charge
-    check_limits(s, texts, targets, body.glossary)
+    # a text over max_text_chars is that text's own error (the pipeline says so), not the request's
+    check_limits(s, texts, targets, body.glossary, per_text=False)
     return characters(texts, targets)
 
 
@@ -40,16 +39,6 @@ def record(state: ServiceState, result: TranslationResult, text: str) -> None:
             state.metrics.engine_seconds.labels(r.engine).inc(r.engine_seconds)
 
 
-def target_json(r: TargetResult) -> dict[str, Any]:
-    return {
-        "target": r.target, "text": r.text, "engine": r.engine, "model": r.model, "flags": r.flags,
-        "glossary": r.terms.to_dict() if r.terms else None,
-        "alternatives": [{"source": s, "alternatives": alts} for s, alts in r.alternatives.items()] or None,
-        "summary": r.summary.to_dict() if r.summary else None,
-        "error": ({"error": r.error.message, "code": r.error.code, **r.error.details} if r.error else None),
-    }
-
-
 def translate_texts(state: ServiceState, body: TranslateBody) -> list[TranslationResult]:
     texts = body.texts()
     targets = languages.parse_list(list(body.targets))
@@ -59,12 +48,11 @@ def translate_texts(state: ServiceState, body: TranslateBody) -> list[Translatio
                        f"({beam}).", problems=[{"field": "alternatives", "problem": "exceeds beam_size"}])
     options = DecodeOptions(beam_size=beam, n_best=body.alternatives)
     summary = body.summary.options() if body.summary else None
-    results = []
-    for text in texts:
-        result = state.pipeline.translate(TranslationRequest(text, targets, body.source, options, body.glossary,
-                                                             summary))
+    results = state.pipeline.translate_many([TranslationRequest(text, targets, body.source, options, body.glossary,
+                                                                summary) for text in texts],
+                                            max_chars=state.settings.max_text_chars)
+    for text, result in zip(texts, results, strict=True):
         record(state, result, text)
-        results.append(result)
     return results
 
 
@@ -81,12 +69,7 @@ def translate() -> Response:
         error = outcomes[0].error
         assert error is not None
         return service_error_response(error)
-    return jsonify({"items": [
-        {"source": result.source, "detected": result.detected,
-         "summary": result.summary.to_dict() if result.summary else None,
-         "translations": [target_json(r) for r in result.results]}
-        for result in results
-    ]})
+    return jsonify({"items": [result.to_dict() for result in results]})
 
 
 @bp.post("/detect")

@@ -90,7 +90,7 @@ def translate() -> Response:
     n_best = max(1, request_body.alternatives + 1)
     options = DecodeOptions(beam_size=max(state.settings.beam_size, n_best), n_best=n_best)
     auto = request_body.source in ("", "auto")
-    translated, alternatives, detected = [], [], []
+    translated, alternatives, detected, sources = [], [], [], []
     for text in texts:
         source = request_body.source
         if auto and text.strip():  # each text's own language and confidence, as LibreTranslate reports them
@@ -99,7 +99,10 @@ def translate() -> Response:
             detected.append({"language": found.language, "confidence": round(100 * found.confidence, 1)})
         elif auto:
             detected.append({"language": "und", "confidence": 0.0})
-        result = state.pipeline.translate(TranslationRequest(text, [target], source, options))
+        sources.append(source)
+    results = state.pipeline.translate_many([TranslationRequest(text, [target], source, options)
+                                             for text, source in zip(texts, sources, strict=True)])
+    for text, result in zip(texts, results, strict=True):
         record(state, result, text)
         r = result.results[0]
         if r.error is not None:

@@ -37,6 +37,10 @@ STATUS: list[tuple[type[errors.ServiceError], int]] = [
 ]
 
 
+#: Core errors that pass by themselves -> seconds for the Retry-After header.
+RETRY_AFTER: dict[type[errors.ServiceError], int] = {JobsUnavailable: 30}
+
+
 class ApiError(Exception):
     """An HTTP-level failure raised by the HTTP layer itself (validation, auth, limits, content type)."""
 
@@ -64,7 +68,9 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 
 def service_error_response(error: errors.ServiceError) -> Response:
-    return error_response(status_for(error), error.code, error.message, **error.details)
+    retry = next((seconds for cls, seconds in RETRY_AFTER.items() if isinstance(error, cls)), None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return error_response(status_for(error), error.code, error.message, headers, **error.details)
 
 
 #: Errors answered with the JSON body even on web pages: they are not about what the visitor typed.

@@ -22,12 +22,19 @@ def healthz() -> Response:
 @bp.get("/readyz")
 @route("Readiness: 503 until the engines are loaded", access=PUBLIC, errors=(503,), tags=("operations",))
 def readyz() -> Response:
+    """Ready = the engines are loaded, so the node can translate: 200, even when a batch-job dependency is down
+    (then ``"status": "degraded"`` and ``checks`` names it): a load balancer must not take out of service a node
+    that still translates. 503 only while the engines load, or when start-up failed."""
     state = current_service()
     if state.ready.is_set():
-        return jsonify({"status": "ready"})
+        checks = {"engines": "ok", **(state.jobs.health() if state.jobs is not None else {})}
+        degraded = any(value != "ok" for value in checks.values())
+        return jsonify({"status": "degraded" if degraded else "ready", "checks": checks})
     if state.warmup_error:
-        return error_response(503, "warmup_failed", f"Start-up failed ({state.warmup_error}); see the server log.")
-    return error_response(503, "not_ready", "The engines are still loading.", headers={"Retry-After": "5"})
+        return error_response(503, "warmup_failed", "Start-up failed while loading the engines; the server log "
+                              "says why.", checks={"engines": "failed"})
+    return error_response(503, "not_ready", "The engines are still loading.", headers={"Retry-After": "5"},
+                          checks={"engines": "loading"})
 
 
 @bp.get("/metrics")

@@ -10,7 +10,9 @@ from service.config import Settings
 from service.http.errors import ApiError
 
 
-def check_limits(s: Settings, texts: Sequence[str], targets: int, glossaries: Sequence[str] | None = None) -> None:
+def check_limits(s: Settings, texts: Sequence[str], targets: int, glossaries: Sequence[str] | None = None,
+                 per_text: bool = True) -> None:
+    """``per_text=False``: a text over max_text_chars is left to the pipeline, as that text's own error."""
     if len(texts) > s.max_texts:
         raise ApiError(413, "input_too_large", f"{len(texts)} texts in one request; the limit is {s.max_texts}.",
                        limit=s.max_texts, setting="max_texts")
@@ -18,7 +20,7 @@ def check_limits(s: Settings, texts: Sequence[str], targets: int, glossaries: Se
         raise ApiError(413, "input_too_large", f"{targets} targets in one request; the limit is {s.max_targets}.",
                        limit=s.max_targets, setting="max_targets")
     check_glossaries(s, glossaries)
-    for i, text in enumerate(texts):
+    for i, text in enumerate(texts if per_text else []):
         if len(text) > s.max_text_chars:
             raise ApiError(413, "input_too_large", f"Text {i} has {len(text):,} characters; the limit is "
                            f"{s.max_text_chars:,} per text.", limit=s.max_text_chars, setting="max_text_chars")

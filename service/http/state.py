@@ -63,6 +63,10 @@ class Metrics:
                                    registry=r)
         self.batch_batches = Counter("micro_batch_batches", "Engine batches run by the micro-batcher", ["engine"],
                                      registry=r)
+        self.memory_errors = Counter("translation_memory_errors", "Failed translation memory calls (answered as "
+                                     "misses; e.g. Redis down)", registry=r)
+        self.batch_lanes = Gauge("micro_batch_lanes", "Language pair and option combinations queued or recently "
+                                 "used", ["engine"], registry=r, multiprocess_mode="livesum")
 
     def count_request(self, rule: str | None, method: str, status: int, seconds: float | None) -> None:
         endpoint = rule or "unmatched"
@@ -100,20 +104,25 @@ class EngineLayersCollector:
         self._seen[key] = value
 
     def sync(self) -> None:
+        from service.engines.base import layers
+        from service.engines.batching import BatchingEngine
+
         with self._lock:
             memory = getattr(self.router, "memory", None)
             if memory is not None:
                 self._add(self.metrics.memory_hits, ("memory", "hits"), memory.hits)
                 self._add(self.metrics.memory_misses, ("memory", "misses"), memory.misses)
-            engines = getattr(self.router, "engines", dict)()
-            for name, engine in engines.items():
-                layer = engine
-                while layer is not None and not hasattr(layer, "stats"):
-                    layer = layer.__dict__.get("inner")
-                if layer is not None:
-                    label = name.split(":")[0]
-                    self._add(self.metrics.batch_calls, (name, "calls"), layer.stats.calls, label)
-                    self._add(self.metrics.batch_batches, (name, "batches"), layer.stats.batches, label)
+                self._add(self.metrics.memory_errors, ("memory", "errors"), getattr(memory, "errors", 0))
+            lanes: dict[str, int] = {}  # per engine kind (a closed set), summed over its models
+            for name, engine in getattr(self.router, "engines", dict)().items():
+                batcher = next((layer for layer in layers(engine) if isinstance(layer, BatchingEngine)), None)
+                if batcher is not None:
+                    kind = name.split(":")[0]
+                    self._add(self.metrics.batch_calls, (name, "calls"), batcher.stats.calls, kind)
+                    self._add(self.metrics.batch_batches, (name, "batches"), batcher.stats.batches, kind)
+                    lanes[kind] = lanes.get(kind, 0) + batcher.lanes
+            for kind, n in lanes.items():
+                self.metrics.batch_lanes.labels(kind).set(n)
 
 
 @dataclass
@@ -141,7 +150,7 @@ class ServiceState:
                         log.info("not preloaded %s-%s: %s", source, target, exc.message)
                 self.pipeline.detector  # noqa: B018 - loads lingua's models now rather than on a request
         except Exception as exc:
-            self.warmup_error = exc.__class__.__name__
+            self.warmup_error = str(exc) or "failed"  # for the log and tests; /readyz shows no library text
             log.exception("warm-up failed")
             return
         self.ready.set()

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from service.config import Settings
 from service.engines.router import EngineRouter
+from service.errors import InvalidInput
 from service.jobs.inputs import from_paths
 from service.jobs.processing import process_document
 from service.jobs.service import JobService
@@ -33,7 +34,13 @@ _UNSAFE = re.compile(r"[^\w.-]+")
 def run_batch(settings: Settings, inputs: Sequence[Path], out: Path, targets: list[str], source: str,
               glossaries: list[str] | None, summary: SummaryOptions | None) -> int:
     documents = from_paths(list(inputs))
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"--out {out} is a file; give a folder for the results (it is made if missing).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"Cannot make the output folder {out} ({exc.strerror or 'file error'}); give another "
+                           "--out.") from None
     store = JobStore(f"sqlite:///{out / '.batch.sqlite'}")
     pipeline = Pipeline(settings, EngineRouter(settings))
     jobs = JobService(settings, store, pipeline, enqueue=lambda job_id, positions: None)

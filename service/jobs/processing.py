@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.engines.base import DecodeOptions
-from service.errors import ConfigError, GlossaryInvalid, InvalidInput, ModelInvalid, ModelMissing, ServiceError
+from service.errors import (
+    ConfigError,
+    GlossaryInvalid,
+    InvalidInput,
+    ModelInvalid,
+    ModelMissing,
+    ServiceError,
+    internal_error,
+)
 from service.jobs.store import JobStore, Outcome
 from service.pipeline import Pipeline, TranslationRequest
 from service.summaries.options import SummaryOptions
@@ -26,9 +34,9 @@ PERMANENT = (InvalidInput, ModelMissing, ModelInvalid, GlossaryInvalid, ConfigEr
 
 
 def _error(exc: BaseException) -> dict[str, object]:
-    if isinstance(exc, ServiceError):
-        return {"code": exc.code, "message": exc.message}
-    return {"code": "internal_error", "message": f"unexpected {exc.__class__.__name__}; see the worker log"}
+    if not isinstance(exc, ServiceError):
+        exc = internal_error(exc, "translating a job's document", log)
+    return {"code": exc.code, "message": exc.message}
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,9 @@ def process_document(store: JobStore, pipeline: Pipeline, job_id: str, position:
     retry = False
     for r in result.results:
         if r.error is None:
-            extra = {"source": result.source, "flags": r.flags,
-                     "glossary": r.terms.to_dict() if r.terms else None,
-                     "summary": r.summary.to_dict() if r.summary else None}
+            as_json = r.to_dict()
+            extra = {"source": result.source, "flags": as_json["flags"], "glossary": as_json["glossary"],
+                     "summary": as_json["summary"]}
             store.record(job_id, position, Outcome(r.target, r.text, r.engine, r.model, extra))
         elif isinstance(r.error, PERMANENT):
             store.record(job_id, position, Outcome(r.target, error=_error(r.error)))

@@ -1,33 +1,61 @@
 """The job service used by the HTTP API, the web form and the command line: validate and submit, report
-progress, stream results, cancel."""
+progress, stream results, cancel, and say whether its job store and task queue can be reached.
+
+An unreachable store or queue is :class:`~service.errors.JobsUnavailable` (HTTP 503 with Retry-After) from
+every method; nothing here ever needs a restart to recover from it."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from service import languages
 from service.config import Settings
-from service.errors import InputTooLarge, InvalidInput, ServiceError
+from service.errors import InputTooLarge, InvalidInput, JobsUnavailable
 from service.jobs.store import CANCELLED, DONE, FAILED, PENDING, Job, JobSpec, JobStore, NewDocument
 from service.pipeline import Pipeline
 from service.summaries.options import SummaryOptions
 
 Enqueue = Callable[[str, list[int]], None]
 log = logging.getLogger(__name__)
-
-
-class JobsUnavailable(ServiceError):
-    code = "jobs_unavailable"
+#: Seconds a health answer is reused: /readyz may be polled often, and each check opens a connection.
+HEALTH_TTL_S = 2.0
+__all__ = ["JobService", "JobsUnavailable"]
 
 
 class JobService:
-    def __init__(self, settings: Settings, store: JobStore, pipeline: Pipeline, enqueue: Enqueue):
+    def __init__(self, settings: Settings, store: JobStore, pipeline: Pipeline, enqueue: Enqueue,
+                 broker_check: Callable[[], None] | None = None):
+        """``broker_check`` raises when the task queue cannot be reached (None: nothing to check)."""
         self.settings = settings
         self.store = store
         self.pipeline = pipeline
         self._enqueue = enqueue
+        self._broker_check = broker_check
+        self._health: tuple[float, dict[str, str]] | None = None
+        self._health_lock = threading.Lock()
+
+    def health(self) -> dict[str, str]:
+        """``{"job_store": "ok"|"unavailable", "broker": "ok"|"unavailable"}``, reused for HEALTH_TTL_S."""
+        with self._health_lock:
+            if self._health is not None and time.monotonic() - self._health[0] < HEALTH_TTL_S:
+                return self._health[1]
+            checks = {"job_store": "ok", "broker": "ok"}
+            try:
+                self.store.ping()
+            except JobsUnavailable:
+                checks["job_store"] = "unavailable"
+            if self._broker_check is not None:
+                try:
+                    self._broker_check()
+                except Exception as exc:  # the transport's own errors: the reason is logged, not shown
+                    log.warning("task queue unreachable: %s", str(exc).splitlines()[0][:300] if str(exc) else "")
+                    checks["broker"] = "unavailable"
+            self._health = (time.monotonic(), checks)
+            return checks
 
     def submit(self, documents: Sequence[NewDocument], targets: Sequence[str], source: str = "auto",
                glossaries: Sequence[str] | None = None, summary: SummaryOptions | None = None,
@@ -65,13 +93,15 @@ class JobService:
         if created:
             try:
                 self._enqueue(job.id, list(range(len(documents))))
-            except Exception as exc:  # the broker is down: the job is stored and is queued again later
-                log.exception("job %s stored but not queued", job.id)
-                raise JobsUnavailable(
-                    f"Job {job.id} is stored but could not be queued (the task queue is unreachable); it is queued "
-                    "again when a worker starts with `python -m service worker --requeue` (serve's embedded worker "
-                    "does that by itself).",
-                    job_id=job.id) from exc
+            except Exception as exc:  # the broker is down: undo, so that the client's retry makes the job anew
+                log.warning("job %s not queued, task queue unreachable: %s", job.id,
+                            str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__)
+                try:
+                    self.store.delete(job.id)
+                except JobsUnavailable:  # the store went too: the job stays, a worker's --requeue queues it
+                    log.warning("job %s stays stored, unqueued, until a worker starts with --requeue", job.id)
+                raise JobsUnavailable("The task queue cannot be reached right now, so the job was not started; "
+                                      "try again in a minute (translation is not affected).") from None
         return job, created
 
     def status(self, job_id: str) -> dict[str, Any]:

@@ -4,19 +4,27 @@ Result rows exist from submission on (state ``pending``), so progress is a count
 moving its row from ``pending`` to ``done`` or ``failed``: a document processed twice (a task redelivered after
 a worker died) still has exactly one result. SQLite by default, PostgreSQL for several machines; the schema
 is created and versioned by the store itself (``SCHEMA_VERSION``).
+
+The store connects lazily: it is built without touching the database, the schema is made on the first call that
+reaches it, and a database that cannot be reached (refused, gone, locked past its timeout) is
+:class:`JobsUnavailable` from every method, so a server starts and translates while its job database is down,
+and its job routes work again as soon as the database is back, without a restart.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -30,14 +38,19 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    make_url,
     select,
+    text,
     update,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from service.errors import ServiceError
+from service.errors import JobsUnavailable, ServiceError
+
+log = logging.getLogger(__name__)
 
 #: 2: jobs.owner (the hash of the API key that created the job; NULL for jobs created without a key).
 SCHEMA_VERSION = 2
@@ -48,6 +61,28 @@ MIGRATE_ATTEMPTS = 5
 PENDING, DONE, FAILED, CANCELLED = "pending", "done", "failed", "cancelled"
 #: ``list_jobs(owner=ANY)``: every owner's jobs
 ANY = object()
+#: What "the database cannot be reached" looks like from SQLAlchemy (refused, gone, locked too long, pool empty).
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
+#: Seconds a client may wait for a connection to PostgreSQL; a job route answers 503 after it, not never.
+CONNECT_TIMEOUT_S = 5
+
+T = TypeVar("T")
+
+
+def _reachable(method: Callable[..., T]) -> Callable[..., T]:
+    """Run ``method`` with the schema in place; an unreachable database becomes JobsUnavailable."""
+
+    @functools.wraps(method)
+    def wrapper(self: JobStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            self._ensure_schema()
+            result = method(self, *args, **kwargs)
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from None
+        self._reached()
+        return result
+
+    return wrapper
 
 
 class JobNotFound(ServiceError):
@@ -148,11 +183,18 @@ class Outcome:
 
 
 class JobStore:
-    def __init__(self, url: str):
+    def __init__(self, url: str, lock_timeout_s: float = 30.0):
+        """``lock_timeout_s``: how long a SQLite call waits for another process's write lock."""
+        self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, pool_pre_ping=True,
-                                    connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+        if url.startswith("sqlite"):
+            connect_args: dict[str, Any] = {"timeout": lock_timeout_s}
+        elif url.startswith("postgresql"):
+            connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
+        else:
+            connect_args = {}
+        self.engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)  # connects on first use
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
             def _sqlite_pragmas(conn, _record) -> None:
@@ -161,7 +203,50 @@ class JobStore:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._migrate()
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+        self._down = False
+
+    @property
+    def where(self) -> str:
+        """The store's URL without its password, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def _unavailable(self, exc: BaseException) -> JobsUnavailable:
+        if not self._down:  # once per outage; the reason is for the operator's log only
+            self._down = True
+            log.warning("job store %s unreachable: %s; job routes answer 503 until it is back",
+                        self.where, str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300])
+        return JobsUnavailable("The job store cannot be reached right now; batch jobs are paused until it is back "
+                               "(translation is not affected). Try again in a minute.")
+
+    def _reached(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("job store %s reachable again", self.where)
+
+    def _ensure_schema(self) -> None:
+        if not self._schema_ready:
+            with self._schema_lock:
+                if not self._schema_ready:
+                    self._migrate()
+                    self._schema_ready = True
+
+    @_reachable
+    def ping(self) -> None:
+        """Raises JobsUnavailable unless the database answers (and has the schema)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def reachable(self) -> bool:
+        """Whether the database answers (and has the schema); quiet: for a caller that reports it itself."""
+        try:
+            self._ensure_schema()
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except UNREACHABLE:
+            return False
+        return True
 
     def _migrate(self) -> None:
         """Create the schema if needed, or bring an older one up to date. Several processes may open a store
@@ -177,8 +262,12 @@ class JobStore:
                     elif version < 2:
                         self._to_v2(s)
                 break
-            except (IntegrityError, OperationalError, ProgrammingError):  # another process is at it right now
+            except (IntegrityError, ProgrammingError):  # another process recorded the version (or column) first
                 if attempt == MIGRATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+            except OperationalError as exc:  # another process is creating it right now, or the database is away
+                if attempt == MIGRATE_ATTEMPTS - 1 or not _busy(exc):
                     raise
                 time.sleep(0.2 * (attempt + 1))
         with self.sessions() as s:
@@ -197,6 +286,7 @@ class JobStore:
         s.execute(update(SchemaInfo).values(version=2))
 
     # -- submission ----------------------------------------------------------------------------------
+    @_reachable
     def create(self, spec: JobSpec, documents: Sequence[NewDocument], idempotency_key: str | None = None,
                owner: str | None = None) -> tuple[Job, bool]:
         """The new job and True; or, for a known idempotency key with the same payload, that job and False.
@@ -235,6 +325,7 @@ class JobStore:
         return job
 
     # -- reading ---------------------------------------------------------------------------------------
+    @_reachable
     def get(self, job_id: str) -> Job:
         with self.sessions() as s:
             job = s.get(Job, job_id) if len(job_id) <= 32 else None
@@ -242,6 +333,7 @@ class JobStore:
             raise JobNotFound(f"No job {job_id!r}.", job_id=job_id)
         return job
 
+    @_reachable
     def counts(self, job_id: str) -> dict[str, dict[str, int]]:
         """target -> state -> rows."""
         with self.sessions() as s:
@@ -252,6 +344,7 @@ class JobStore:
             out.setdefault(target, {})[state] = n
         return out
 
+    @_reachable
     def timing(self, job_id: str) -> tuple[datetime | None, datetime | None]:
         with self.sessions() as s:
             return s.execute(select(func.min(Result.updated_at), func.max(Result.updated_at))
@@ -261,18 +354,23 @@ class JobStore:
         """Rows in document order, read in batches (streamable for big jobs)."""
         last = (-1, "")
         while True:
-            with self.sessions() as s:
-                rows = s.execute(
-                    select(Document, Result).join(Result, (Result.job_id == Document.job_id)
-                                                  & (Result.position == Document.position))
-                    .where(Document.job_id == job_id)
-                    .where((Result.position > last[0]) | ((Result.position == last[0]) & (Result.target > last[1])))
-                    .order_by(Result.position, Result.target).limit(batch)).all()
+            rows = self._results_batch(job_id, last, batch)
             if not rows:
                 return
             yield from ((doc, res) for doc, res in rows)
             last = (rows[-1][1].position, rows[-1][1].target)
 
+    @_reachable
+    def _results_batch(self, job_id: str, last: tuple[int, str], batch: int) -> list[Any]:
+        with self.sessions() as s:
+            return list(s.execute(
+                select(Document, Result).join(Result, (Result.job_id == Document.job_id)
+                                              & (Result.position == Document.position))
+                .where(Document.job_id == job_id)
+                .where((Result.position > last[0]) | ((Result.position == last[0]) & (Result.target > last[1])))
+                .order_by(Result.position, Result.target).limit(batch)).all())
+
+    @_reachable
     def list_jobs(self, limit: int = 20, owner: str | object | None = ANY) -> list[Job]:
         """The newest jobs: all of them, or those of ``owner`` (None: the jobs created without a key)."""
         query = select(Job).order_by(Job.created_at.desc()).limit(limit)
@@ -281,17 +379,20 @@ class JobStore:
         with self.sessions() as s:
             return list(s.scalars(query))
 
+    @_reachable
     def pending_positions(self, job_id: str) -> list[int]:
         with self.sessions() as s:
             return list(s.scalars(select(Result.position).where(Result.job_id == job_id, Result.state == PENDING)
                                   .distinct().order_by(Result.position)))
 
+    @_reachable
     def unfinished_jobs(self) -> list[str]:
         with self.sessions() as s:
             return list(s.scalars(select(Result.job_id).join(Job, Job.id == Result.job_id)
                                   .where(Result.state == PENDING, Job.cancelled.is_(False)).distinct()))
 
     # -- processing ------------------------------------------------------------------------------------
+    @_reachable
     def claim(self, job_id: str, position: int) -> tuple[Job, Document, list[str], int] | None:
         """Count one more attempt at a document and return what is left to do: (job, document, pending
         targets, attempt number). None when nothing is pending (done, failed or cancelled)."""
@@ -309,6 +410,7 @@ class JobStore:
             assert doc is not None
             return job, doc, [t for t, _ in rows], max(a for _, a in rows)
 
+    @_reachable
     def record(self, job_id: str, position: int, outcome: Outcome) -> bool:
         """Write one result, once: only a pending row changes. Returns whether this call wrote it."""
         with self.sessions.begin() as s:
@@ -319,17 +421,20 @@ class JobStore:
                 model=outcome.model, extra=outcome.extra, error=outcome.error, updated_at=now()))
             return changed.rowcount == 1
 
+    @_reachable
     def note_error(self, job_id: str, position: int, error: dict[str, Any]) -> None:
         """Keep the last transient error on the pending rows (shown if the document finally fails)."""
         with self.sessions.begin() as s:
             s.execute(update(Result).where(Result.job_id == job_id, Result.position == position,
                                            Result.state == PENDING).values(error=error))
 
+    @_reachable
     def last_error(self, job_id: str, position: int) -> dict[str, Any] | None:
         with self.sessions() as s:
             return s.scalar(select(Result.error).where(Result.job_id == job_id, Result.position == position,
                                                        Result.error.is_not(None)).limit(1))
 
+    @_reachable
     def cancel(self, job_id: str) -> Job:
         with self.sessions.begin() as s:
             job = s.get(Job, job_id) if len(job_id) <= 32 else None
@@ -339,3 +444,19 @@ class JobStore:
             s.execute(update(Result).where(Result.job_id == job_id, Result.state == PENDING)
                       .values(state=CANCELLED, updated_at=now()))
         return job
+
+    @_reachable
+    def delete(self, job_id: str) -> None:
+        """Remove a job that was never queued (its submission is answered 503; a retry makes it anew)."""
+        with self.sessions.begin() as s:
+            job = s.get(Job, job_id)
+            if job is not None:
+                s.execute(Result.__table__.delete().where(Result.job_id == job_id))
+                s.execute(Document.__table__.delete().where(Document.job_id == job_id))
+                s.delete(job)
+
+
+def _busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" / "table already exists" while another process creates the schema."""
+    message = str(exc.orig).lower()
+    return "locked" in message or "already exists" in message or "busy" in message

@@ -7,24 +7,45 @@ make a task taken by a dying worker go back to the queue (Redis: after ``jobs_vi
 RabbitMQ: when the connection drops). The embedded transport cannot redeliver a task whose worker died, so
 the embedded worker re-queues every unfinished document from the job store when it starts. Result writes
 are idempotent, so a redelivered chunk never produces a second result.
+
+A chunk whose job-store call fails (SQLite "database is locked" past its timeout, PostgreSQL gone) is retried
+with back-off until the store answers again; documents it finished are skipped on the retry.
+
+The embedded worker lives and dies with the server that started it: it stops when its parent dies (Linux's
+parent-death signal, and a watchdog on the parent's pid everywhere), and one lock file per data folder keeps
+a restarted server from running a second one beside a first that is still finishing its task.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
 
 from celery import Celery
 
 from service.config import Settings
 from service.engines.router import EngineRouter
+from service.errors import JobsUnavailable
 from service.jobs.processing import process_chunk
+from service.jobs.service import JobService
 from service.jobs.store import JobStore
 from service.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 TASK_NAME = "asean_mt.translate_chunk"
 QUEUE = "asean_mt.translate"
+#: Longest wait (seconds) between retries of a chunk whose job store cannot be reached.
+STORE_RETRY_MAX_S = 60
+#: How often (seconds) the embedded worker checks that the server that started it is still there.
+PARENT_CHECK_S = 1.0
+#: How often (seconds) the embedded worker tries its start-up re-queue again while the job store is away.
+REQUEUE_RETRY_S = 5.0
 
 
 class WorkerContext:
@@ -44,7 +65,7 @@ class WorkerContext:
     @property
     def store(self) -> JobStore:
         if self._store is None:
-            self._store = JobStore(self.settings.jobs_db)
+            self._store = JobStore(self.settings.jobs_db, self.settings.jobs_lock_timeout_s)
         return self._store
 
 
@@ -69,14 +90,38 @@ def create_celery(settings: Settings, context: WorkerContext | None = None) -> C
     ctx = context or WorkerContext(settings)
     app.service_context = ctx  # type: ignore[attr-defined]
 
-    @app.task(name=TASK_NAME, bind=True)
+    @app.task(name=TASK_NAME, bind=True, max_retries=None)
     def translate_chunk(task: Any, job_id: str, positions: list[int], round_: int = 0) -> int:
-        retry = process_chunk(ctx.store, ctx.pipeline, job_id, positions, settings.job_max_attempts)
+        try:
+            retry = process_chunk(ctx.store, ctx.pipeline, job_id, positions, settings.job_max_attempts)
+        except JobsUnavailable as exc:  # the store went away mid-chunk: the whole chunk again, later
+            wait = min(STORE_RETRY_MAX_S, 2 ** min(task.request.retries, 6))
+            log.warning("job %s: job store unreachable, chunk of %d documents retried in %d s", job_id,
+                        len(positions), wait)
+            raise task.retry(countdown=wait, exc=exc) from None
         if retry:  # back off a little: transient failures (a busy engine) often clear
             task.app.send_task(TASK_NAME, args=[job_id, retry, round_ + 1], countdown=min(30, 2 ** round_))
         return len(positions) - len(retry)
 
     return app
+
+
+def broker_check(app: Celery) -> Callable[[], None]:
+    """A check that raises when the task queue cannot be reached (one try, the broker's connect timeout)."""
+
+    def check() -> None:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+
+    return check
+
+
+def celery_job_service(settings: Settings, pipeline: Pipeline) -> JobService:
+    """The job service of a web process: the configured store (connected on first use) and Celery broker."""
+    celery = create_celery(settings)
+    return JobService(settings, JobStore(settings.jobs_db, settings.jobs_lock_timeout_s), pipeline,
+                      lambda job_id, positions: enqueue(celery, job_id, positions, settings.job_chunk_documents),
+                      broker_check=broker_check(celery))
 
 
 def enqueue(app: Celery, job_id: str, positions: list[int], chunk: int) -> None:
@@ -96,21 +141,119 @@ def requeue_unfinished(app: Celery, store: JobStore, chunk: int) -> int:
 
 def prepare_embedded(settings: Settings) -> None:
     """Create the embedded job store and broker tables once, before the web workers and the job worker start
-    using them together (SQLite schema creation from several processes at once can fail)."""
-    JobStore(settings.jobs_db)
+    using them together (SQLite schema creation from several processes at once can fail). A store that cannot be
+    reached is not fatal: the server starts, and job routes answer 503 until it is back."""
+    try:
+        JobStore(settings.jobs_db, settings.jobs_lock_timeout_s).ping()
+    except JobsUnavailable:
+        log.warning("the job store is unreachable at start-up; batch jobs wait for it, translation starts now")
     app = create_celery(settings)
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=3)
-        app.amqp.queues[QUEUE].bind(conn.default_channel).declare()
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=3)
+            app.amqp.queues[QUEUE].bind(conn.default_channel).declare()
+    except Exception as exc:  # the embedded broker is a file: unreadable data_dir, full disk...
+        log.warning("the embedded task queue in %s is not usable yet: %s", settings.data_dir,
+                    str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__)
 
 
-def run_worker(settings: Settings, concurrency: int, requeue: bool) -> None:
-    """Run a worker in this process: a thread pool sharing one copy of the models."""
+def check_reachable(settings: Settings, app: Celery, store: JobStore) -> None:
+    """For a worker started by hand: the job store and the broker must answer, or one sentence says what to do."""
+    if not store.reachable():
+        raise JobsUnavailable(f"The job store {store.where} cannot be reached; start it, or correct "
+                              "jobs_database_url, then start the worker again.")
+    try:
+        broker_check(app)()
+    except Exception:
+        where = "in " + str(settings.data_dir) if settings.embedded_broker else redact(settings.broker)
+        raise JobsUnavailable(f"The task queue ({where}) cannot be reached; start it, or correct broker_url, "
+                              "then start the worker again.") from None
+
+
+def redact(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(url)
+
+
+def run_worker(settings: Settings, concurrency: int, requeue: bool, parent: int | None = None) -> None:
+    """Run a worker in this process: a thread pool sharing one copy of the models. ``parent``: the pid of the
+    server that started this worker (embedded mode); the worker stops when that process is gone."""
     app = create_celery(settings)
     ctx: WorkerContext = app.service_context  # type: ignore[attr-defined]
+    if parent is not None:
+        follow_parent(parent)
+        hold_worker_lock(settings.data_dir / "embedded-worker.lock")
+    else:
+        check_reachable(settings, app, ctx.store)
     ctx.pipeline  # noqa: B018 - load the pipeline (glossaries, segmenter) before taking tasks
     if requeue:
-        n = requeue_unfinished(app, ctx.store, settings.job_chunk_documents)
-        log.info("re-queued %d unfinished documents", n)
+        threading.Thread(target=_requeue_when_reachable, args=(app, ctx.store, settings.job_chunk_documents),
+                         name="requeue", daemon=True).start()
     app.worker_main(["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", QUEUE,
                      "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"])
+
+
+def _requeue_when_reachable(app: Celery, store: JobStore, chunk: int) -> None:
+    """Re-queue unfinished documents once the store answers (at once, normally)."""
+    while True:
+        try:
+            n = requeue_unfinished(app, store, chunk)
+            log.info("re-queued %d unfinished documents", n)
+            return
+        except JobsUnavailable:
+            time.sleep(REQUEUE_RETRY_S)  # the store logs the outage once
+
+
+# -- the embedded worker's life ----------------------------------------------------------------------------
+_lock_file: list[IO[str]] = []  # held open (and locked) for the life of the process
+
+
+def follow_parent(parent: int) -> None:
+    """Stop (SIGTERM: Celery finishes its task, then exits) when the process ``parent`` is gone: the kernel's
+    parent-death signal on Linux, and a watchdog thread that compares the parent pid (also if reparented)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1  # the name in <sys/prctl.h>
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the watchdog alone
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        log.warning("the server that started this worker (pid %d) is gone; stopping", parent)
+        raise SystemExit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        log.warning("the server that started this worker (pid %d) is gone; stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def hold_worker_lock(path: Path) -> None:
+    """One embedded worker per data folder: wait until an earlier one (still finishing its task after its server
+    was killed) has stopped, then hold the lock for the life of this process. The file holds the owner's pid."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")  # kept open (and locked) on purpose
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not waiting:
+                handle.seek(0)
+                log.warning("waiting for the embedded worker %s (of an earlier start) to stop",
+                            handle.read().strip() or "?")
+                waiting = True
+            time.sleep(0.5)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _lock_file.append(handle)

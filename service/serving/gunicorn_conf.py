@@ -76,23 +76,35 @@ def child_exit(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-_embedded: list = []  # the local job worker that on_starting starts (a Popen), for on_exit to stop
+_embedded: list = []  # the local job worker that when_ready starts (a Popen), for on_exit to stop
 
 
 def on_starting(server) -> None:
+    """Embedded mode: create the job store and broker tables before any process uses them. Never fatal: a job
+    store that cannot be reached leaves the server translating, with job routes answering 503 until it is back."""
+    if not (_settings.embedded_broker and _settings.embedded_worker):
+        return
+    from service.jobs.worker import prepare_embedded
+
+    try:
+        prepare_embedded(_settings)
+    except Exception:  # logged; the web workers and the job worker connect on their own when they can
+        server.log.exception("preparing the embedded job store failed; starting without it")
+
+
+def when_ready(server) -> None:
     """Embedded mode: with no broker configured, start one local job worker next to the web workers, so that
-    batch jobs run with nothing else installed. It first re-queues unfinished documents from the job store."""
+    batch jobs run with nothing else installed. Started once the port is bound (a ``serve`` that cannot bind
+    exits without leaving a worker behind); it stops when this master dies, even by SIGKILL (``--parent``),
+    and first re-queues unfinished documents from the job store."""
     if not (_settings.embedded_broker and _settings.embedded_worker):
         return
     import subprocess
     import sys
 
-    from service.jobs.worker import prepare_embedded
-
-    prepare_embedded(_settings)
     server.log.info("starting the embedded job worker (broker: SQLite in %s)", _settings.data_dir)
     _embedded.append(subprocess.Popen([sys.executable, "-m", "service", "worker", "--requeue", "--concurrency",
-                                       "1"]))
+                                       "1", "--parent", str(os.getpid())]))
 
 
 def on_exit(server) -> None:

@@ -38,10 +38,12 @@ class Summary:
 class Summarizer:
     """Built once per process. Every prompt template the catalog names is loaded (and checked) here."""
 
-    def __init__(self, router: EngineRouter, segmenter: Segmenter, beam_size: int = 4):
+    def __init__(self, router: EngineRouter, segmenter: Segmenter, beam_size: int = 4,
+                 max_sentences: int = extractive.MAX_SENTENCES):
         self.router = router
         self.segmenter = segmenter
         self.beam_size = beam_size
+        self.max_sentences = max_sentences
         self.prompts: dict[str, Prompt] = {}
         for model in router.catalog.models.values():
             if model.prompt:
@@ -60,8 +62,13 @@ class Summarizer:
             method = "abstractive" if self.router.summarizer_status(lang).available else "extractive"
         if method == "abstractive":
             return self._abstractive(sentences, lang, options)
-        chosen, cut = extractive.select(sentences, lang, options)
-        flags = [{"flag": "truncated", "reason": "no whole sentence fits the word limit"}] if cut else []
+        chosen, cut = extractive.select(sentences, lang, options, self.max_sentences)
+        flags: list[dict[str, object]] = []
+        if len(sentences) > self.max_sentences:
+            flags.append({"flag": "long_document", "sentences": len(sentences), "considered": self.max_sentences,
+                          "reason": "only the first sentences were candidates (setting summary_max_sentences)"})
+        if cut:
+            flags.append({"flag": "truncated", "reason": "no whole sentence fits the word limit"})
         return Summary(lang, render(chosen, options.style), "extractive", None, chosen, flags)
 
     def _abstractive(self, sentences: list[str], lang: str, options: SummaryOptions) -> Summary:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import languages
-from service.errors import GlossaryInvalid, GlossaryNotFound, UnsupportedLanguage
+from service.errors import GlossaryInvalid, GlossaryNotFound, UnsupportedLanguage, counted
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ def parse_glossary(text: str, path: Path, name: str | None = None) -> tuple[Glos
             columns = [languages.normalize(src), languages.normalize(tgt)]
         except (ValueError, UnsupportedLanguage):
             unknown = [c for c in first if c.strip()]
-            problem(first_line, f"unknown language column(s) {', '.join(map(repr, unknown))}: the header must be "
+            noun = "column" if len(unknown) == 1 else "columns"
+            problem(first_line, f"unknown language {noun} {', '.join(map(repr, unknown))}: the header must be "
                                 "language codes (id,en,ms,...) plus dnt/case/note, or a two-column file must be "
                                 "named NAME.SRC-TGT.csv")
             return Glossary(glossary_name, (), path), problems
@@ -197,7 +198,7 @@ def load_glossary(path: Path) -> Glossary:
         raise GlossaryNotFound(f"Cannot read the glossary file {path}.") from exc
     glossary, problems = parse_glossary(text, path)
     if problems:
-        raise GlossaryInvalid(f"{path.name} has {len(problems)} problem(s): {problems[0]}", problems=problems,
+        raise GlossaryInvalid(f"{path.name} has {counted(len(problems), 'problem')}: {problems[0]}", problems=problems,
                               path=str(path))
     return glossary
 

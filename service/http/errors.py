@@ -67,10 +67,13 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return response
 
 
-def service_error_response(error: errors.ServiceError) -> Response:
+def retry_headers(error: errors.ServiceError) -> dict[str, str] | None:
     retry = next((seconds for cls, seconds in RETRY_AFTER.items() if isinstance(error, cls)), None)
-    headers = {"Retry-After": str(retry)} if retry is not None else None
-    return error_response(status_for(error), error.code, error.message, headers, **error.details)
+    return {"Retry-After": str(retry)} if retry is not None else None
+
+
+def service_error_response(error: errors.ServiceError) -> Response:
+    return error_response(status_for(error), error.code, error.message, retry_headers(error), **error.details)
 
 
 #: Errors answered with the JSON body even on web pages: they are not about what the visitor typed.
@@ -101,7 +104,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(errors.ServiceError)
     def _service_error(error: errors.ServiceError) -> Response:
-        return _respond(status_for(error), error.code, error.message, **error.details)
+        return _respond(status_for(error), error.code, error.message, retry_headers(error), **error.details)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
@@ -119,5 +122,5 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", "The server failed to handle this request; it is logged.")
+        internal = errors.internal_error(error, f"handling {request.method} {request.path}", log)
+        return error_response(500, internal.code, internal.message, **internal.details)

@@ -434,7 +434,9 @@ def _v1_store(url: str) -> None:
     """A job store as version 1 wrote it: no owner column, schema_info at 1, one job."""
     from sqlalchemy import create_engine, text
 
-    JobStore(url).engine.dispose()  # today's schema, then taken back to v1
+    store = JobStore(url)
+    store.ping()  # today's schema (the store makes it on first use), then taken back to v1
+    store.engine.dispose()
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_jobs_owner"))
@@ -451,6 +453,7 @@ def test_a_version_1_job_store_is_upgraded_in_place(backend: str, tmp_path: Path
     url = f"sqlite:///{tmp_path / 'jobs.sqlite'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     _v1_store(url)
     store = JobStore(url)
+    store.ping()  # the first use brings the schema up to date
     from sqlalchemy import func, select
 
     from service.jobs.store import SchemaInfo
@@ -460,7 +463,7 @@ def test_a_version_1_job_store_is_upgraded_in_place(backend: str, tmp_path: Path
     old = store.get("0123456789abcdef0123456789abcdef")
     assert old.owner is None  # made without a key: shared without keys, admin-only with them
     assert [j.id for j in store.list_jobs(owner=None)] == [old.id] and store.list_jobs(owner="f" * 64) == []
-    JobStore(url)  # opening it again changes nothing
+    JobStore(url).ping()  # opening it again changes nothing
 
 
 # -- LibreTranslate: real detection values -----------------------------------------------------------------

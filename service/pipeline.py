@@ -22,13 +22,13 @@ from typing import Protocol
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions, Engine, SegmentTranslation
-from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair
+from service.errors import ConfigError, EmptyText, InputTooLarge, InvalidInput, ServiceError, UnsupportedPair
 from service.summaries.options import SummaryOptions, render
 from service.summaries.summarizer import Summarizer, Summary
 from service.terminology.enforce import Protected, TermCheck, TermLayer, TermReport
 from service.terminology.glossary import GlossaryStore
-from service.text import document
-from service.text.detect import LanguageDetector
+from service.text import document, layout, spans
+from service.text.detect import Detection, LanguageDetector
 from service.text.segment import Segmenter
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class TranslationRequest:
     glossaries: Sequence[str] | None = None
     #: also summarise (the source and every target); None = no summary
     summary: SummaryOptions | None = None
+    #: "keep", "reflow" or "auto" (hard-wrapped lines joined: service.text.layout); None = the setting
+    layout: str | None = None
 
 
 @dataclass
@@ -78,6 +80,8 @@ class TranslationResult:
     detected: bool
     results: list[TargetResult]
     summary: Summary | None = None  # of the source text
+    #: how the source was detected (None when the request named it)
+    detection: Detection | None = None
 
     def for_target(self, target: str) -> TargetResult:
         return next(r for r in self.results if r.target == target)
@@ -97,6 +101,11 @@ class Pipeline:
         self.glossaries = glossaries if glossaries is not None else GlossaryStore(settings.glossary_dir)
         self._layers: dict[tuple[str, ...], TermLayer] = {}
         self._summarizer: Summarizer | None = None
+        try:
+            self.span_kinds = spans.parse_kinds(settings.protected_spans)
+            layout.validate(settings.layout)
+        except (ValueError, InvalidInput) as exc:
+            raise ConfigError(f"Bad setting: {exc}") from exc
 
     @property
     def summarizer(self) -> Summarizer:
@@ -105,18 +114,19 @@ class Pipeline:
         return self._summarizer
 
     def term_layer(self, names: Sequence[str] | None) -> TermLayer | None:
-        """The glossary layer for these names (the configured default for None); None for no glossary."""
+        """The glossary layer for these names (the configured default for None), which also keeps the protected
+        spans (URLs, e-mail addresses...); with no glossary it keeps the spans alone."""
         chosen = tuple(self.settings.default_glossary_names if names is None else names)
-        if not chosen:
-            return None
         if chosen not in self._layers:
-            self._layers[chosen] = TermLayer([self.glossaries.get(n) for n in chosen])
+            self._layers[chosen] = TermLayer([self.glossaries.get(n) for n in chosen], self.span_kinds)
         return self._layers[chosen]
 
     @property
     def detector(self) -> LanguageDetector:
-        if self._detector is None:  # lingua's models take a moment to load: only when first needed
-            self._detector = LanguageDetector()
+        if self._detector is None:  # the model takes a moment to load: only when first needed
+            s = self.settings
+            self._detector = LanguageDetector(s.source_prior, s.detect_min_confidence, s.detect_min_words,
+                                              self.span_kinds, s.source_prior_weight)
         return self._detector
 
     def translate(self, request: TranslationRequest) -> TranslationResult:
@@ -134,14 +144,15 @@ class Pipeline:
         layer = self.term_layer(request.glossaries)  # unknown or broken glossary: fail before any work
         if request.summary is not None:
             request.summary.validate()
+        text = layout.unwrap(text, layout.validate(request.layout or self.settings.layout))
         detected = request.source in ("", "auto")
-        if not text.strip():
-            source = "und" if detected else languages.normalize(request.source)
-            return TranslationResult(source, detected, [TargetResult(t, text=text) for t in targets])
-        source = self.detector.detect(text).language if detected else languages.normalize(request.source)
+        require_text(text)
+        detection = self.detector.detect(text) if detected else None
+        source = detection.language if detection else languages.normalize(request.source)
         pieces = document.parse(text, source, self.segmenter)
-        result = TranslationResult(source, detected, [self._translate_target(pieces, source, t, options, layer)
-                                                      for t in targets])
+        result = TranslationResult(source, detected, [self._translate_target(pieces, source, t, options, layer,
+                                                                             detection) for t in targets],
+                                   detection=detection)
         if request.summary is not None:
             self._summaries(result, text, options, layer, request.summary)
         return result
@@ -153,8 +164,8 @@ class Pipeline:
         if len(text) > self.settings.max_document_chars:
             raise InputTooLarge(f"The text has {len(text):,} characters; the limit is "
                                 f"{self.settings.max_document_chars:,}.", limit=self.settings.max_document_chars)
-        if not text.strip():
-            return ("und" if source in ("", "auto") else languages.normalize(source)), Summary("und", "", "extractive")
+        require_text(text)
+        text = layout.unwrap(text, self.settings.layout)
         lang = self.detector.detect(text).language if source in ("", "auto") else languages.normalize(source)
         return lang, self.summarizer.summarize(text, lang, options)
 
@@ -181,12 +192,13 @@ class Pipeline:
                                      terms=translated.terms)
 
     def _translate_target(self, pieces: list[document.Piece], source: str, target: str,
-                          options: DecodeOptions, layer: TermLayer | None) -> TargetResult:
+                          options: DecodeOptions, layer: TermLayer | None,
+                          detection: Detection | None = None) -> TargetResult:
         started = time.perf_counter()
         result = TargetResult(target)
         try:
             if source == target:
-                raise UnsupportedPair(f"The source and target are both {source}.", source=source, target=target)
+                raise same_language(source, detection)
             engine = self.router.engine_for(source, target)
             result.engine, result.model = engine.name, engine.model
             sentences = [p.text for p in pieces if p.translate]
@@ -195,7 +207,8 @@ class Pipeline:
             translated = self._translate_unique(engine, unique, source, target, options, result, layer)
             result.text = "".join(translated[p.text][0] if p.translate else p.text for p in pieces)
             if layer is not None:
-                result.terms = _document_report(layer, pieces, translated)
+                report = _document_report(layer, pieces, translated)
+                result.terms = report if layer.names or report.spans else None
         except ServiceError as exc:
             result.error = exc
         result.seconds = time.perf_counter() - started
@@ -271,6 +284,23 @@ class Pipeline:
         return out
 
 
+def require_text(text: str) -> None:
+    if not text.strip():
+        raise EmptyText("The text is empty: give some text to work on.")
+
+
+def same_language(source: str, detection: Detection | None) -> UnsupportedPair:
+    """The error for a target that is the source language, saying what was detected and how to override it."""
+    name = languages.get(source).name
+    if detection is None:
+        return UnsupportedPair(f"The source and target are both {name} ({source}); choose another target.",
+                               source=source, target=source)
+    return UnsupportedPair(
+        f"The text was detected as {detection.describe()}, the same as the target {name}; if it is in another "
+        f"language, give the source (e.g. --from id on the command line, \"source\": \"id\" in the API).",
+        source=source, target=source, detection=detection.to_dict())
+
+
 def _document_report(layer: TermLayer, pieces: list[document.Piece],
                      translated: dict[str, tuple[str, list[TermCheck]]]) -> TermReport:
     """Per-sentence checks -> one report with offsets into the whole source document."""
@@ -279,6 +309,6 @@ def _document_report(layer: TermLayer, pieces: list[document.Piece],
     for piece in pieces:
         if piece.translate:
             for check in translated[piece.text][1]:
-                report.checks.append(replace(check, start=check.start + offset, end=check.end + offset))
+                report.add(replace(check, start=check.start + offset, end=check.end + offset))
         offset += len(piece.text)
     return report

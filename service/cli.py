@@ -141,9 +141,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
 def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, report: Reports) -> None:
     source_name = languages.get(result.source).name
     if result.detection is not None:
-        report(f"source: {result.detection.describe()}, detected"
-               + (f"; using {source_name} (source_prior)" if result.detection.by == "source_prior" else "")
-               + ("; give --from to be sure" if result.detection.uncertain else ""))
+        why = {"source_prior": " (the source_prior setting)", "target": " (the other candidate is a target)"}
+        report(f"source: {result.detection.describe()}"
+               + (f"; translating from {source_name}{why.get(result.detection.by, '')}; give --from to be sure"
+                  if result.detection.uncertain else ", detected"))
     payload = {"source": result.source, "detected": result.detected,
                "detection": result.detection.to_dict() if result.detection else None,
                "results": [_result_json(r) for r in result.results],
@@ -165,9 +166,12 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
     elif args.format == "json":
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     single = len(result.results) == 1
+    # with one target standard output is the translation alone; with several (and no --out) it carries every
+    # translation and summary under a header, and the reports still go to stderr
+    product = print if not single and out_dir is None and args.format == "text" else report
     if result.summary is not None:
-        report(f"=== Summary, {source_name} [{_method(result.summary)}] ===")
-        report(result.summary.text + "\n")
+        product(f"=== Summary, {source_name} [{_method(result.summary)}] ===")
+        product(result.summary.text + "\n")
     origin = " (detected)" if result.detected else ""
     for r in result.results:
         if not r.ok:
@@ -182,7 +186,6 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
             else:
                 print(header)
                 print(r.text.rstrip("\n") if r.text else "")
-                print()
         elif not single:
             report(header)
         for flag in r.flags:
@@ -192,10 +195,12 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
             report(_term_report(r.terms, full=args.glossary_report == "full"))
         if r.summary is not None:
             how = "source summary, translated" if r.summary.mode == "translate" else _method(r.summary)
-            report(f"--- summary, {languages.get(r.target).name} [{how}]")
-            report(r.summary.text)
+            product(f"--- summary, {languages.get(r.target).name} [{how}]")
+            product(r.summary.text)
             if r.summary.terms is not None and r.summary.terms.checks:
                 report(f"    (glossary: {r.summary.terms.present}/{r.summary.terms.found} terms right)")
+        if product is print:
+            print()
     report()
     report(_table(result))
 
@@ -285,8 +290,10 @@ def _glossaries(args: argparse.Namespace) -> list[str] | None:
 
 
 def _term_report(report, full: bool = True) -> str:
-    names = ", ".join(report.glossaries) or "none"
-    if not report.checks:
+    names = ", ".join(report.glossaries)
+    if not report.glossaries:
+        lines = []
+    elif not report.checks:
         lines = [f"--- glossary {names}: no terms found"]
     else:
         lines = [f"--- glossary {names}: {report.present}/{report.found} terms right "
@@ -377,7 +384,7 @@ def cmd_glossary_list(args: argparse.Namespace) -> int:
 
 
 def cmd_glossary_check(args: argparse.Namespace) -> int:
-    from service.terminology.glossary import load_glossary
+    from service.terminology.glossary import load_glossary, warnings
 
     try:
         g = load_glossary(Path(args.file))
@@ -385,7 +392,11 @@ def cmd_glossary_check(args: argparse.Namespace) -> int:
         for problem in exc.details.get("problems", []):
             print(problem)
         return exit_code(exc)
-    print(f"{args.file}: {len(g.entries)} entries, languages {','.join(g.languages)}: no problems")
+    found = warnings(g)
+    for warning in found:
+        print(f"warning: {warning}")
+    tail = f", {len(found)} warning{'s' if len(found) != 1 else ''}" if found else ""
+    print(f"{args.file}: {len(g.entries)} entries, languages {','.join(g.languages)}: no problems{tail}")
     return 0
 
 

@@ -148,6 +148,8 @@ class Pipeline:
         detected = request.source in ("", "auto")
         require_text(text)
         detection = self.detector.detect(text) if detected else None
+        if detection is not None:
+            detection = _settle_by_targets(detection, targets)
         source = detection.language if detection else languages.normalize(request.source)
         pieces = document.parse(text, source, self.segmenter)
         result = TranslationResult(source, detected, [self._translate_target(pieces, source, t, options, layer,
@@ -289,6 +291,17 @@ def require_text(text: str) -> None:
         raise EmptyText("The text is empty: give some text to work on.")
 
 
+def _settle_by_targets(detection: Detection, targets: list[str]) -> Detection:
+    """An uncertain call between a target and another language is settled for the other: nobody asks for a
+    translation into the language the text is already in ("Saya pergi ke pasar." to Malay is Indonesian)."""
+    if not detection.uncertain or detection.language not in targets:
+        return detection
+    other = next((c for c in detection.candidates if c.language != detection.language), None)
+    if other is None or other.language in targets:
+        return detection
+    return replace(detection, language=other.language, confidence=other.confidence, by="target")
+
+
 def same_language(source: str, detection: Detection | None) -> UnsupportedPair:
     """The error for a target that is the source language, saying what was detected and how to override it."""
     name = languages.get(source).name
@@ -297,7 +310,8 @@ def same_language(source: str, detection: Detection | None) -> UnsupportedPair:
                                source=source, target=source)
     return UnsupportedPair(
         f"The text was detected as {detection.describe()}, the same as the target {name}; if it is in another "
-        f"language, give the source (e.g. --from id on the command line, \"source\": \"id\" in the API).",
+        f"language, give the source language (From in the web form, --from id on the command line, "
+        f"\"source\": \"id\" in the API).",
         source=source, target=source, detection=detection.to_dict())
 
 

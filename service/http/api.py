@@ -13,7 +13,7 @@ from service.http.errors import ApiError, service_error_response
 from service.http.schemas import DetectBody, SummarizeBody, TranslateBody
 from service.http.security import client_id
 from service.http.state import ServiceState, current_service
-from service.pipeline import TargetResult, TranslationRequest, TranslationResult
+from service.pipeline import TargetResult, TranslationRequest, TranslationResult, require_text
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -74,7 +74,7 @@ def translate_texts(state: ServiceState, body: TranslateBody) -> list[Translatio
     results = []
     for text in texts:
         result = state.pipeline.translate(TranslationRequest(text, targets, body.source, options, body.glossary,
-                                                             summary))
+                                                             summary, layout=body.layout))
         record(state, result, text)
         results.append(result)
     return results
@@ -92,6 +92,7 @@ def translate() -> Response:
         return service_error_response(error)
     return jsonify({"items": [
         {"source": result.source, "detected": result.detected,
+         "detection": result.detection.to_dict() if result.detection else None,
          "summary": result.summary.to_dict() if result.summary else None,
          "translations": [target_json(r) for r in result.results]}
         for result in results
@@ -104,9 +105,8 @@ def detect() -> Response:
     body = validate(DetectBody, parse_json(state.settings.max_json_depth))
     check_limits(state, [body.text], 1)
     authorize(state, len(body.text))
-    found = state.pipeline.detector.detect(body.text)
-    return jsonify({"language": found.language, "name": languages.get(found.language).name,
-                    "confidence": round(found.confidence, 4)})
+    require_text(body.text)
+    return jsonify(state.pipeline.detector.detect(body.text).to_dict())
 
 
 @bp.post("/summarize")

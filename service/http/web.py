@@ -69,7 +69,7 @@ def _page(status: int = 200, **context) -> Response:
     s = state.settings
     store = state.pipeline.glossaries
     defaults = {"text": "", "source": "auto", "targets": ["en", "ms"], "glossary": ",".join(
-        s.default_glossary_names), "summary": False, "sentences": 2}
+        s.default_glossary_names), "summary": False, "sentences": 2, "layout": s.layout}
     response = make_response(render_template(
         "index.html", csrf_token=csrf_token(), languages=list(languages.LANGUAGES.values()),
         glossaries=store.usable(), values=defaults | context.pop("values", {}),
@@ -92,6 +92,7 @@ def submit() -> Response:
         "text": request.form.get("text", ""), "source": request.form.get("source", "auto"),
         "targets": request.form.getlist("targets"), "glossary": request.form.get("glossary", ""),
         "summary": request.form.get("summary") == "on", "sentences": request.form.get("sentences", "2"),
+        "layout": request.form.get("layout") or state.settings.layout,
     }
     try:
         upload = request.files.get("file")
@@ -116,7 +117,8 @@ def submit() -> Response:
             except ValueError:
                 raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
         result: TranslationResult = state.pipeline.translate(TranslationRequest(
-            text, targets, values["source"], DecodeOptions(beam_size=state.settings.beam_size), glossaries, summary))
+            text, targets, values["source"], DecodeOptions(beam_size=state.settings.beam_size), glossaries, summary,
+            layout=values["layout"]))
         record(state, result, text)
     except ApiError as exc:
         return _page(exc.status, values=values, error=exc.message)

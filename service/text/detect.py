@@ -46,7 +46,8 @@ class Detection:
     uncertain: bool = False
     #: the most likely languages (two at most), most likely first
     candidates: tuple[Candidate, ...] = field(default=())
-    #: how it was decided: "script", "model", or "source_prior"
+    #: how it was decided: "script", "model", "source_prior" (the prior turned a close call), or "target" (an
+    #: uncertain call between a requested target and another language, settled for the other)
     by: str = "model"
     words: int = 0
 

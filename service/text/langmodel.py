@@ -17,7 +17,7 @@ import gzip
 import json
 import math
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import regex
@@ -108,15 +108,21 @@ class Models:
         self.meta = meta
         self.clip = clip
 
+        self._langs = list(models)
+        self.word_scores = lru_cache(maxsize=200_000)(self._word_scores)  # words repeat: score each once
+
+    def _word_scores(self, word: str) -> tuple[float, ...]:
+        scores = [self.models[lang].logprob(word) for lang in self._langs]
+        best = max(scores)
+        return tuple(max(lp, best - self.clip) for lp in scores)
+
     def loglik(self, tokens: list[str]) -> dict[str, float]:
         """Summed word log-probabilities per language, each word's evidence bounded by ``clip`` nats."""
-        totals = dict.fromkeys(self.models, 0.0)
+        totals = [0.0] * len(self._langs)
         for w in tokens:
-            scores = {lang: m.logprob(w) for lang, m in self.models.items()}
-            best = max(scores.values())
-            for lang, lp in scores.items():
-                totals[lang] += max(lp, best - self.clip)
-        return totals
+            for i, lp in enumerate(self.word_scores(w)):
+                totals[i] += lp
+        return dict(zip(self._langs, totals, strict=True))
 
     def posteriors(self, tokens: list[str]) -> dict[str, float]:
         """P(language | words) with a uniform prior, the log-likelihoods divided by the calibrated temperature

@@ -25,10 +25,21 @@ LAYOUTS = ("keep", "reflow", "auto")
 #: addresses and poetry lines are shorter, wrapped prose is usually 60-80 characters a line.
 WRAPPED_MIN_CHARS = 40
 WRAPPED_SHARE = 0.6
-#: A line that goes on in lower case continues the sentence if it follows a line at least this long.
-CONTINUES_MIN_CHARS = 20
 _SENTENCE_END = regex.compile(r"[.!?…:;。។៕။][\"'”’»)\]]*\s*$")
 _LIST_ITEM = regex.compile(r"^\s*(?:[-*•◦▪–·]|\d{1,3}[.)]|[a-zA-Z][.)]|\(\w{1,3}\))\s+")
+
+
+#: A line whose longer words are mostly capitalised is a heading (title case), never run into the next line.
+HEADING_CAPITALISED = 0.75
+_LONGER_WORD = regex.compile(r"\p{L}{4,}")
+_INNER_SENTENCE_END = regex.compile(r"[.!?]\s+\p{Lu}")
+
+
+def is_heading(line: str) -> bool:
+    if _INNER_SENTENCE_END.search(line):
+        return False
+    longer = _LONGER_WORD.findall(line)
+    return len(longer) >= 2 and sum(w[0].isupper() for w in longer) >= HEADING_CAPITALISED * len(longer)
 
 
 def validate(layout: str) -> str:
@@ -54,12 +65,10 @@ def _soft_break(lines: list[str], i: int, layout: str) -> bool:
         return False
     if layout == "reflow":
         return True
-    if _SENTENCE_END.search(line):
-        return False
-    if len(line) >= WRAPPED_MIN_CHARS and len(line) >= WRAPPED_SHARE * _paragraph_width(lines, i):
-        return True
-    first = following.lstrip()[:1]
-    return len(line.strip()) >= CONTINUES_MIN_CHARS and first.islower()
+    heading = (i == 0 or not lines[i - 1].strip()) and is_heading(line)  # the first line of its paragraph
+    if _SENTENCE_END.search(line) or (heading and not is_heading(following)):
+        return False  # a heading stays apart from its text (a heading wrapped over two lines is joined)
+    return len(line.strip()) >= WRAPPED_MIN_CHARS and len(line) >= WRAPPED_SHARE * _paragraph_width(lines, i)
 
 
 def unwrap(text: str, layout: str) -> str:

@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
-from bench.common import machine_header  # noqa: E402
 from build_detector import BLOCK, DEFAULT_TICO, TICO_FILES, tico_split  # noqa: E402
+
+from bench.common import machine_header  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.text.detect import LanguageDetector  # noqa: E402
 from service.text.detect_eval import TABLE_HEADER, DetectAccuracy, evaluate, items_of  # noqa: E402
@@ -35,11 +36,11 @@ def datasets(tico: Path) -> list[tuple[str, str, list[str]]]:
     out = []
     for lang, name in TICO_FILES.items():
         lines = tico_split(tico / name, held_out=True)
-        out.append((f"TICO-19 held-out, sentences", lang, items_of(lines)))
-        out.append((f"TICO-19 held-out, sentences of 5+ words", lang, [x for x in items_of(lines)
+        out.append(("TICO-19 held-out, sentences", lang, items_of(lines)))
+        out.append(("TICO-19 held-out, sentences of 5+ words", lang, [x for x in items_of(lines)
                                                                       if len(x.split()) >= 5]))
-        out.append((f"TICO-19 held-out, paragraphs of 3", lang, items_of(lines, 3)))
-        out.append((f"TICO-19 held-out, paragraphs of 5", lang, items_of(lines, 5)))
+        out.append(("TICO-19 held-out, paragraphs of 3", lang, items_of(lines, 3)))
+        out.append(("TICO-19 held-out, paragraphs of 5", lang, items_of(lines, 5)))
     for lang, name in SCRIPT_FILES.items():
         lines = (tico / name).read_text(encoding="utf-8").splitlines()
         out.append(("TICO-19 (all: told by script)", lang, items_of(lines)))
@@ -103,7 +104,8 @@ def main() -> int:
         f"- blocks of {BLOCK} lines: the split keeps the parallel files apart (no held-out line's translation was "
         "used to build the model either)",
         "- right: the language used (the prior counted) is the right one; uncertain: reported as uncertain (with "
-        "its candidates); confidently wrong: another language reported with confidence",
+        "its candidates); right when sure: share right among the calls not reported uncertain; confidently wrong: "
+        "another language reported without doubt",
         "- command: `python bench/detect.py" + (" --lingua`" if args.lingua else "`"), "",
         TABLE_HEADER, *rows, "",
     ]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.text.langmodel import CLIP, CharModel, LanguageModel, Models, words  # noqa: E402
+from service.text.langmodel import CLIP, CharModel, LanguageModel, Models, words
 
 log = logging.getLogger("build_detector")
 
@@ -101,9 +101,9 @@ def build(tico: Path, use_apertium: bool) -> Models:
         total = sum(probs.values())
         logprobs = {w: math.log(p / total) for w, p in probs.items()}
         models[lang] = LanguageModel(lang, logprobs, OOV, CharModel.train(logprobs))
-    meta = {"built_from": "wordfreq top %d words (id, ms, en, fil, vi); TICO-19 lines in even blocks of %d "
-                          "(id, ms, en, tl); %d Apertium ind-zlm pairs" % (TOP_WORDS, BLOCK, len(pairs)),
-            "held_out": "TICO-19 lines in odd blocks of %d" % BLOCK}
+    meta = {"built_from": f"wordfreq top {TOP_WORDS} words (id, ms, en, fil, vi); TICO-19 lines in even blocks "
+                          f"of {BLOCK} (id, ms, en, tl); {len(pairs)} Apertium ind-zlm pairs",
+            "held_out": f"TICO-19 lines in odd blocks of {BLOCK}"}
     calibration = [(lang, words(line)) for lang in TICO_FILES
                    for line in tico_split(tico / TICO_FILES[lang], held_out=False)]
     return Models(models, fit_temperature(models, calibration), meta)

@@ -17,12 +17,18 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+import regex
+
 from service import languages
 from service.errors import DetectionFailed
 from service.text import langmodel, spans
 
 #: Unicode script name prefix (from unicodedata.name) -> language.
 _SCRIPTS = {"THAI": "th", "KHMER": "km", "LAO": "lo", "MYANMAR": "my"}
+#: Share of the letters in a script of its own that makes a text that language: Khmer or Burmese science text
+#: carries many Latin terms ("SARS-CoV-2", "aminopeptidase N"), a Latin text seldom a Thai word.
+SCRIPT_SHARE = 0.3
+_QUOTED = regex.compile(r"“[^”]*”|\"[^\"]*\"|«[^»]*»")
 #: Words read at most: detection of a long document needs no more, and the bound keeps it fast.
 MAX_WORDS = 2000
 
@@ -77,7 +83,7 @@ class LanguageDetector:
 
     def detect(self, text: str) -> Detection:
         text = spans.strip(text, self.span_kinds)
-        letters = [c for c in text if c.isalpha()]
+        letters = [c for c in text if c.isalpha() or unicodedata.category(c).startswith("M")]  # vowel signs too
         if not letters:
             raise DetectionFailed("Cannot detect the language of a text without letters; give the source language.")
         counts: dict[str, int] = {}
@@ -88,10 +94,13 @@ class LanguageDetector:
                     counts[code] = counts.get(code, 0) + 1
         if counts:
             code, n = max(counts.items(), key=lambda kv: kv[1])
-            if n / len(letters) > 0.5:
+            if n / len(letters) >= SCRIPT_SHARE:
                 share = n / len(letters)
                 return Detection(code, share, False, (Candidate(code, share),), "script")
         words = langmodel.words(text)[:MAX_WORDS]
+        unquoted = langmodel.words(_QUOTED.sub(" ", text))[:MAX_WORDS]
+        if len(unquoted) >= self.min_words:  # a quoted title is often in another language ("tema “Fostering...”")
+            words = unquoted
         plain = self.models.posteriors(words)
         posteriors = dict(plain)
         if self.source_prior in posteriors:  # the prior: this language is prior_weight times likelier a priori

@@ -25,8 +25,11 @@ class DetectAccuracy:
 
     def row(self, name: str) -> str:
         share = (lambda n: f"{100 * n / self.items:.2f}%") if self.items else (lambda n: "-")
+        sure = self.items - self.uncertain
+        when_sure = f"{100 * (sure - self.confident_wrong) / sure:.2f}%" if sure else "-"
         return (f"| {name} | {self.language} | {self.items} | {share(self.right)} | {share(self.uncertain)} | "
-                f"{self.confident_wrong} | {', '.join(f'{k} {v}' for k, v in self.got.most_common())} |")
+                f"{when_sure} | {self.confident_wrong} | "
+                f"{', '.join(f'{k} {v}' for k, v in self.got.most_common())} |")
 
     def format(self, examples: int = 5) -> str:
         lines = [f"{self.language}: {self.items} items, {self.right} right ({100 * self.accuracy:.2f}%), "
@@ -37,8 +40,8 @@ class DetectAccuracy:
         return "\n".join(lines)
 
 
-TABLE_HEADER = ("| data | language | items | right | uncertain | confidently wrong | detected as |\n"
-                "| --- | --- | --- | --- | --- | --- | --- |")
+TABLE_HEADER = ("| data | language | items | right | uncertain | right when sure | confidently wrong | detected as |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def items_of(lines: list[str], paragraphs: int = 1) -> list[str]:

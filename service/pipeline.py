@@ -104,6 +104,8 @@ class Pipeline:
         try:
             self.span_kinds = spans.parse_kinds(settings.protected_spans)
             layout.validate(settings.layout)
+            if settings.source_prior:
+                languages.normalize(settings.source_prior)
         except (ValueError, InvalidInput) as exc:
             raise ConfigError(f"Bad setting: {exc}") from exc
 

@@ -125,10 +125,14 @@ def test_real_apertium_translates_the_issue_sentence_to_malay(pipeline: Pipeline
     assert result.for_target("ms").ok and result.for_target("ms").engine == "apertium"
 
 
-def test_model_file_is_small_and_rebuilt_by_its_script(tmp_path: Path) -> None:
+def test_model_file_is_small_and_says_what_it_was_built_from() -> None:
     assert langmodel.MODEL_FILE.stat().st_size < 3 * 2**20
     meta = langmodel.load().meta
     assert "TICO-19" in meta["built_from"] and "odd blocks" in meta["held_out"]
+
+
+@pytest.mark.scenario  # ~15 s of model building: run with `pytest -m scenario`
+def test_model_file_is_rebuilt_by_its_script(tmp_path: Path) -> None:
     if importlib.util.find_spec("wordfreq") is None or not TICO.is_dir():
         pytest.skip("rebuilding needs wordfreq (pip install wordfreq) and the TICO-19 files")
     out = tmp_path / "model.json.gz"

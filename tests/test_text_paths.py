@@ -132,6 +132,10 @@ def test_each_kind_can_be_switched_off_by_the_setting() -> None:
     assert none.text == "LIHAT WWW.BPS.GO.ID" and none.terms is None
     with pytest.raises(ConfigError, match="unknown span kind"):
         _pipeline(protected_spans="url,phone")
+    with pytest.raises(ConfigError, match="layout must be one of"):
+        _pipeline(layout="wrap")
+    with pytest.raises(ConfigError, match="Unknown language code 'xx'"):
+        _pipeline(source_prior="xx")
 
 
 def test_real_apertium_keeps_social_spans_and_the_article_dates(pipeline: Pipeline) -> None:

@@ -88,6 +88,7 @@ def test_glossary_check_warns_about_a_target_form_that_adds_a_name(tmp_path: Pat
 @pytest.mark.parametrize(("kind", "text", "span"), [
     ("url", "Lihat https://www.kemendagri.go.id/berita?id=5, lalu", "https://www.kemendagri.go.id/berita?id=5"),
     ("url", "Buka (www.bps.go.id).", "www.bps.go.id"),
+    ("url", "Kunjungi kemendagri.go.id/berita atau asean.org.", "kemendagri.go.id/berita"),
     ("email", "Tulis ke humas@kemendagri.go.id.", "humas@kemendagri.go.id"),
     ("mention", "Ikuti @kemendagri hari ini", "@kemendagri"),
     ("hashtag", "Pakai #KotaCerdas2025 ya", "#KotaCerdas2025"),
@@ -121,6 +122,8 @@ def test_spans_come_out_byte_for_byte_and_glossary_terms_never_inside(tmp_path: 
         ("url", "https://www.kemendagri.go.id/berita/kemendagri.html", True, "protected"),
         ("email", "humas@kemendagri.go.id", True, "protected")]
     assert SOCIAL[report.spans[2].start:report.spans[2].end] == report.spans[2].source
+    assert _ms(_pipeline(RecordingEngine()), "Lihat kemendagri.go.id sekarang.").text == \
+        "LIHAT kemendagri.go.id SEKARANG."  # a bare domain too
     as_json = report.to_dict()
     assert as_json["spans_found"] == 4 and as_json["terms_found"] == 0 and as_json["spans"][0]["kind"] == "mention"
 

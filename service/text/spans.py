@@ -25,9 +25,14 @@ _ZONES = r"WIB|WITA|WIT|UTC|GMT|MYT|SGT|ICT|PHT"
 _FILE_EXTENSIONS = (r"pdf|docx?|xlsx?|pptx?|odt|ods|csv|tsv|txt|json|xml|html?|zip|rar|7z|tar|gz|png|jpe?g|gif|"
                     r"svg|mp4|mp3|wav|py|js|ts|sh|md|yaml|yml|toml|ini|log|sql|exe|apk")
 
+#: Domains written without "www." or a scheme ("kemendagri.go.id", "asean.org"): lower case, a known ending.
+_DOMAINS = (r"go\.id|co\.id|ac\.id|or\.id|gov\.my|com\.my|edu\.my|gov\.sg|go\.th|gov\.vn|gov\.ph|gov\.kh|"
+            r"gov\.la|gov\.mm|com|org|net|int|gov|edu|id|my|sg|th|vn|ph|kh|la|mm|asia|info|io")
+
 PATTERNS: dict[str, str] = {
     "code": r"`[^`\n]+`",
-    "url": r"(?:https?://|ftp://|www\.)[^\s<>\"'`]+?(?=[.,;:!?)\]]*(?:\s|$|[<>\"'`]))",
+    "url": r"(?:(?:https?://|ftp://|www\.)[^\s<>\"'`]+?|(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:" + _DOMAINS
+           + r")(?![\w-])(?:/[^\s<>\"'`]*?)?)(?=[.,;:!?)\]]*(?:\s|$|[<>\"'`]))",
     "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
     "mention": r"(?<![\w@])@\w+(?:\.\w+)*",
     "hashtag": r"(?<![\w#&])#\w*[^\W\d_]\w*",

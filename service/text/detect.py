@@ -94,9 +94,8 @@ class LanguageDetector:
                     counts[code] = counts.get(code, 0) + 1
         if counts:
             code, n = max(counts.items(), key=lambda kv: kv[1])
-            if n / len(letters) >= SCRIPT_SHARE:
-                share = n / len(letters)
-                return Detection(code, share, False, (Candidate(code, share),), "script")
+            if n / len(letters) >= SCRIPT_SHARE:  # among these nine languages the script alone names it
+                return Detection(code, 1.0, False, (Candidate(code, 1.0),), "script", len(text.split()))
         words = langmodel.words(text)[:MAX_WORDS]
         unquoted = langmodel.words(_QUOTED.sub(" ", text))[:MAX_WORDS]
         if len(unquoted) >= self.min_words:  # a quoted title is often in another language ("tema “Fostering...”")

@@ -186,6 +186,7 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
             else:
                 print(header)
                 print(r.text.rstrip("\n") if r.text else "")
+                report(header)  # the reports that follow on stderr say which target they are about
         elif not single:
             report(header)
         for flag in r.flags:

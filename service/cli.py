@@ -70,6 +70,49 @@ def _pipeline(settings: Settings):
 
 
 # -- translate -------------------------------------------------------------------------------------
+class Reports:
+    """Where the human-readable reports go (headers, notes, term reports, the status table): stderr by default,
+    a file with ``--report FILE``, nowhere with ``-q``. Standard output is kept for the translation itself."""
+
+    def __init__(self, args: argparse.Namespace):
+        self._file = None
+        self.quiet = bool(getattr(args, "quiet", False))
+        if getattr(args, "report", None) and not self.quiet:
+            try:
+                self._file = open(args.report, "w", encoding="utf-8")  # closed in close()
+            except OSError as exc:
+                raise InvalidInput(f"Cannot write the report file {args.report}: {exc.strerror}.") from exc
+
+    def __call__(self, line: str = "") -> None:
+        if not self.quiet:
+            print(line, file=self._file or sys.stderr)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _result_json(r) -> dict[str, object]:
+    return r.to_dict(stats=True)  # the API's shape, with counts and timings
+
+
+def _output_name(path: str) -> str:
+    """``examples/ascn-shepherd-2025.id.txt`` -> ``ascn-shepherd-2025`` (``-`` -> ``stdin``)."""
+    if path == "-":
+        return "stdin"
+    name = Path(path).name
+    stem, _, suffix = name.rpartition(".")
+    name = stem if stem and suffix.lower() in ("txt", "text", "md") else name
+    base, _, lang = name.rpartition(".")
+    if base:
+        try:
+            languages.normalize(lang)
+            return base
+        except ServiceError:
+            pass
+    return name
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from service.pipeline import TranslationRequest
 
@@ -77,42 +120,143 @@ def cmd_translate(args: argparse.Namespace) -> int:
     text = _read_input(args.file)
     options = DecodeOptions(beam_size=args.beam_size or settings.beam_size, n_best=args.n_best)
     request = TranslationRequest(text, languages.parse_list(args.to), args.source, options, _glossaries(args),
-                                 _summary_options(args) if args.summary else None)
+                                 _summary_options(args) if args.summary else None, layout=args.layout)
+    out_dir = Path(args.out) if args.out else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInput(f"--out {out_dir} exists and is not a folder.")
     result = _pipeline(settings).translate(request)
-    if args.format == "json":
-        payload = {"source": result.source, "detected": result.detected,
-                   "results": [r.to_dict(stats=True) for r in result.results],
-                   "summary": result.summary.to_dict() if result.summary else None}
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-    else:
-        origin = " (detected)" if result.detected else ""
-        if result.summary is not None:
-            print(f"=== Summary, {languages.get(result.source).name} [{_method(result.summary)}] ===")
-            print(result.summary.text + "\n")
-        for r in result.results:
-            if r.ok:
-                print(f"=== {languages.get(result.source).name}{origin} -> {languages.get(r.target).name} "
-                      f"[{r.engine}: {r.model}] ===")
-                print(r.text.rstrip("\n") if r.text else "")
-                for flag in r.flags:
-                    print(f"note: a sentence of {flag['tokens']} tokens was longer than the model's limit of "
-                          f"{flag['limit']} and was translated in {flag['parts']} parts: {flag['segment']}...")
-                if r.terms is not None:
-                    print(_term_report(r.terms))
-                if r.summary is not None:
-                    how = "source summary, translated" if r.summary.mode == "translate" else _method(r.summary)
-                    print(f"--- summary, {languages.get(r.target).name} [{how}]")
-                    print(r.summary.text)
-                    if r.summary.terms is not None and r.summary.terms.checks:
-                        print(f"    (glossary: {r.summary.terms.present}/{r.summary.terms.found} terms right)")
-                print()
-        print(_table(result))
+    report = Reports(args)
+    try:
+        _write_translations(args, result, out_dir, report)
+    finally:
+        report.close()
     if any(r.ok for r in result.results):
         return 0
     error = result.results[0].error
     assert error is not None
     print(f"error: {error.message}", file=sys.stderr)
     return exit_code(error)
+
+
+def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, report: Reports) -> None:
+    source_name = languages.get(result.source).name
+    if result.detection is not None:
+        why = {"source_prior": " (the source_prior setting)", "target": " (the other candidate is a target)"}
+        report(f"source: {result.detection.describe()}"
+               + (f"; translating from {source_name}{why.get(result.detection.by, '')}; give --from to be sure"
+                  if result.detection.uncertain else ", detected"))
+    payload = {"source": result.source, "detected": result.detected,
+               "detection": result.detection.to_dict() if result.detection else None,
+               "results": [_result_json(r) for r in result.results],
+               "summary": result.summary.to_dict() if result.summary else None}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        name = _output_name(args.file)
+        for r in result.results:
+            if not r.ok:
+                continue
+            path = out_dir / f"{name}.{r.target}.{'json' if args.format == 'json' else 'txt'}"
+            if args.format == "json":
+                body = json.dumps({k: v for k, v in payload.items() if k != "results"} | {"result": _result_json(r)},
+                                  ensure_ascii=False, indent=2) + "\n"
+            else:
+                body = r.text or ""
+            path.write_text(body, encoding="utf-8")
+            report(f"wrote {path}")
+    elif args.format == "json":
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    single = len(result.results) == 1
+    # with one target standard output is the translation alone; with several (and no --out) it carries every
+    # translation and summary under a header, and the reports still go to stderr
+    product = print if not single and out_dir is None and args.format == "text" else report
+    if result.summary is not None:
+        product(f"=== Summary, {source_name} [{_method(result.summary)}] ===")
+        product(result.summary.text + "\n")
+    origin = " (detected)" if result.detected else ""
+    for r in result.results:
+        if not r.ok:
+            continue
+        header = f"=== {source_name}{origin} -> {languages.get(r.target).name} [{r.engine}: {r.model}] ==="
+        if out_dir is None and args.format == "text":
+            if single:  # only the translation on stdout: `translate FILE --to ms > out.txt` works
+                report(header)
+                sys.stdout.write(r.text or "")
+                if r.text and not r.text.endswith("\n"):
+                    sys.stdout.write("\n")
+            else:
+                print(header)
+                print(r.text.rstrip("\n") if r.text else "")
+                report(header)  # the reports that follow on stderr say which target they are about
+        elif not single:
+            report(header)
+        for flag in r.flags:
+            report(f"note: a sentence of {flag['tokens']} tokens was longer than the model's limit of "
+                   f"{flag['limit']} and was translated in {flag['parts']} parts: {flag['segment']}...")
+        if r.terms is not None and args.glossary_report != "none":
+            report(_term_report(r.terms, full=args.glossary_report == "full"))
+        if r.summary is not None:
+            how = "source summary, translated" if r.summary.mode == "translate" else _method(r.summary)
+            product(f"--- summary, {languages.get(r.target).name} [{how}]")
+            product(r.summary.text)
+            if r.summary.terms is not None and r.summary.terms.checks:
+                report(f"    (glossary: {r.summary.terms.present}/{r.summary.terms.found} terms right)")
+        if product is print:
+            print()
+    report()
+    report(_table(result))
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from service.pipeline import require_text
+
+    settings = _settings(args)
+    text = _read_input(args.file)
+    require_text(text)
+    detector = _pipeline(settings).detector
+    blocks = text.splitlines() if args.lines else [text]
+    found = []
+    for block in blocks:
+        if not block.strip():
+            found.append(None)
+            continue
+        try:
+            found.append(detector.detect(block))
+        except ServiceError as exc:
+            if not args.lines:
+                raise
+            found.append(exc)
+    if args.format == "json":
+        rows = [None if f is None else {"error": f.message, "code": f.code} if isinstance(f, ServiceError)
+                else f.to_dict() for f in found]
+        print(json.dumps(rows if args.lines else rows[0], ensure_ascii=False, indent=2))
+        return 0
+    for f in found:
+        if f is None:
+            print()
+        elif isinstance(f, ServiceError):
+            print(f"error\t{f.message}")
+        elif f.uncertain:
+            print("uncertain\t" + "\t".join(f"{c.language} {c.confidence:.2f}" for c in f.candidates)
+                  + f"\tusing {f.language}")
+        else:
+            print(f"{f.language}\t{f.confidence:.2f}")
+    return 0
+
+
+def cmd_eval_detect(args: argparse.Namespace) -> int:
+    from service.text.detect_eval import evaluate, items_of
+
+    settings = _settings(args)
+    detector = _pipeline(settings).detector
+    language = languages.normalize(args.lang)
+    lines = [line for path in args.files for line in _read_input(path).splitlines()]
+    items = items_of(lines, args.paragraphs)
+    if not items:
+        raise InvalidInput("The files have no non-empty lines to detect.")
+    unit = "line" if args.paragraphs <= 1 else f"{args.paragraphs} lines"
+    print(f"one item = {unit}")
+    print(evaluate(detector, language, items).format(args.examples))
+    return 0
 
 
 def _method(summary) -> str:
@@ -146,15 +290,26 @@ def _glossaries(args: argparse.Namespace) -> list[str] | None:
     return [name.strip() for value in args.glossary for name in value.split(",") if name.strip()]
 
 
-def _term_report(report) -> str:
-    if not report.checks:
-        return f"--- glossary {', '.join(report.glossaries)}: no terms found"
-    lines = [f"--- glossary {', '.join(report.glossaries)}: {report.present}/{report.found} terms right "
-             f"({100 * report.compliance:.0f}%)"]
-    for c in report.checks:
-        mark = "ok  " if c.present else "MISS"
-        how = "" if c.method == "protected" else f"  ({c.method})"
-        lines.append(f"  {mark} [{c.start}:{c.end}] {c.source} -> {c.required}{how}")
+def _term_report(report, full: bool = True) -> str:
+    names = ", ".join(report.glossaries)
+    if not report.glossaries:
+        lines = []
+    elif not report.checks:
+        lines = [f"--- glossary {names}: no terms found"]
+    else:
+        lines = [f"--- glossary {names}: {report.present}/{report.found} terms right "
+                 f"({100 * report.compliance:.0f}%)"]
+    if full:
+        for c in report.checks:
+            mark = "ok  " if c.present else "MISS"
+            how = "" if c.method == "protected" else f"  ({c.method})"
+            lines.append(f"  {mark} [{c.start}:{c.end}] {c.source} -> {c.required}{how}")
+    if report.spans:
+        lines.append(f"--- protected spans: {report.spans_present}/{len(report.spans)} kept exactly")
+        if full:
+            for c in report.spans:
+                mark = "ok  " if c.present else "MISS"
+                lines.append(f"  {mark} [{c.start}:{c.end}] {c.kind}: {c.source}")
     return "\n".join(lines)
 
 
@@ -230,7 +385,7 @@ def cmd_glossary_list(args: argparse.Namespace) -> int:
 
 
 def cmd_glossary_check(args: argparse.Namespace) -> int:
-    from service.terminology.glossary import load_glossary
+    from service.terminology.glossary import load_glossary, warnings
 
     try:
         g = load_glossary(Path(args.file))
@@ -238,7 +393,11 @@ def cmd_glossary_check(args: argparse.Namespace) -> int:
         for problem in exc.details.get("problems", []):
             print(problem)
         return exit_code(exc)
-    print(f"{args.file}: {len(g.entries)} entries, languages {','.join(g.languages)}: no problems")
+    found = warnings(g)
+    for warning in found:
+        print(f"warning: {warning}")
+    tail = f", {len(found)} warning{'s' if len(found) != 1 else ''}" if found else ""
+    print(f"{args.file}: {len(g.entries)} entries, languages {','.join(g.languages)}: no problems{tail}")
     return 0
 
 
@@ -393,6 +552,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-size", type=int)
     p.add_argument("--n-best", type=int, default=1, help="alternatives per sentence (json output)")
     _glossary_options(p)
+    p.add_argument("--layout", choices=["keep", "reflow", "auto"],
+                   help="hard-wrapped lines: keep each line, reflow paragraphs, or auto (default: setting layout)")
+    p.add_argument("--out", metavar="DIR", help="write NAME.<lang>.txt (.json with --format json) per target here")
+    p.add_argument("--report", metavar="FILE", help="write the reports (term report, status table) here, "
+                                                    "not to stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="no reports: only the translation (and errors)")
+    p.add_argument("--glossary-report", choices=["none", "summary", "full"], default="summary",
+                   help="size of the glossary report: none, summary (one line a target, default), or every term")
     p.add_argument("--summary", action="store_true", help="also summarise the source and each translation")
     p.add_argument("--summary-mode", choices=["translate", "summarise_target"], default="translate",
                    help="translate the source summary (default) or summarise each translation")
@@ -405,6 +572,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     _summary_length_options(p)
     p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("detect", parents=[common], help="detect the language of a text file (or - for stdin)")
+    p.add_argument("file")
+    p.add_argument("--lines", action="store_true", help="one answer per line (paragraph) of the input")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("eval-detect", parents=[common],
+                       help="detection accuracy on files of one known language (each line a sentence)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--lang", required=True, help="the language the files are in")
+    p.add_argument("--paragraphs", type=int, default=1, metavar="N",
+                   help="join N consecutive lines into one item (paragraph accuracy)")
+    p.add_argument("--examples", type=int, default=5, help="errors to show")
+    p.set_defaults(func=cmd_eval_detect)
 
     glossary = sub.add_parser("glossary", help="list or check glossaries").add_subparsers(dest="action",
                                                                                           required=True)

@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     glossary_dir: Path = PACKAGE_DIR.parent / "glossary"
     #: Glossaries applied when a request names none (comma-separated; empty for none).
     default_glossaries: str = "asean-smart-cities"
+    #: The service's usual source language: an uncertain detection between it and another language uses it
+    #: (Indonesian and Malay share most of their words, and this service exists for Indonesian sources).
+    source_prior: str = "id"
+    #: How much likelier the source prior is than any other language before the text is read: a call closer
+    #: than 60:40 goes to it. Higher values take more Malay for Indonesian (bench/results/detect.md).
+    source_prior_weight: float = 1.5
+    #: A detection below this probability is reported "uncertain" with its two candidates (0.9: on held-out
+    #: sentences the confident calls are then right more than 99% of the time, bench/results/detect.md).
+    detect_min_confidence: float = 0.9
+    #: Texts of fewer words than this are too short to tell Indonesian from Malay: always "uncertain".
+    detect_min_words: int = 5
+    #: Kinds of spans kept byte for byte through translation, comma-separated, "all" or "none": url, email,
+    #: mention, hashtag, file, money, date, time, number (with a unit), code (`inline`). Unicode
+    #: noncharacters are always kept apart (they cut Apertium's output short).
+    protected_spans: str = "all"
+    #: Line layout when a request names none: "keep" (every line is its own block), "reflow" (lines of a
+    #: paragraph are joined, for hard-wrapped text), "auto" (re-flow only lines that continue a sentence).
+    layout: str = "auto"
     #: Folder with Apertium's ``*.mode`` files (Debian installs them here).
     apertium_modes_dir: Path = Path("/usr/share/apertium/modes")
     #: "cpu", "cuda" or "auto" (CUDA when CTranslate2/torch see a GPU).

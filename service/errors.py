@@ -37,6 +37,12 @@ class InvalidInput(ServiceError):
     code = "invalid_input"
 
 
+class EmptyText(InvalidInput):
+    """The text is empty or only whitespace: there is nothing to translate, detect or summarise."""
+
+    code = "empty_text"
+
+
 class InputTooLarge(InvalidInput):
     code = "input_too_large"
 

@@ -30,13 +30,21 @@ from typing import Protocol
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions, Engine, SegmentTranslation
-from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair, internal_error
+from service.errors import (
+    ConfigError,
+    EmptyText,
+    InputTooLarge,
+    InvalidInput,
+    ServiceError,
+    UnsupportedPair,
+    internal_error,
+)
 from service.summaries.options import SummaryOptions, render
 from service.summaries.summarizer import Summarizer, Summary
 from service.terminology.enforce import Protected, TermCheck, TermLayer, TermReport
 from service.terminology.glossary import GlossaryStore
-from service.text import document
-from service.text.detect import LanguageDetector
+from service.text import document, layout, spans
+from service.text.detect import Detection, LanguageDetector
 from service.text.segment import Segmenter
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,8 @@ class TranslationRequest:
     glossaries: Sequence[str] | None = None
     #: also summarise (the source and every target); None = no summary
     summary: SummaryOptions | None = None
+    #: "keep", "reflow" or "auto" (hard-wrapped lines joined: service.text.layout); None = the setting
+    layout: str | None = None
 
 
 @dataclass
@@ -109,6 +119,8 @@ class TranslationResult:
     summary: Summary | None = None  # of the source text
     #: the text itself could not be translated (too long, language not detected...); every target carries it too
     error: ServiceError | None = None
+    #: how the source was detected (None when the request named it)
+    detection: Detection | None = None
 
     def for_target(self, target: str) -> TargetResult:
         return next(r for r in self.results if r.target == target)
@@ -120,6 +132,7 @@ class TranslationResult:
     def to_dict(self, stats: bool = False) -> dict[str, object]:
         """One text's result: source, detection, source summary, one entry per target, and the text's error."""
         return {"source": self.source, "detected": self.detected,
+                "detection": self.detection.to_dict() if self.detection else None,
                 "summary": self.summary.to_dict() if self.summary else None,
                 "translations": [r.to_dict(stats) for r in self.results],
                 "error": error_dict(self.error) if self.error else None}
@@ -144,6 +157,7 @@ class _Text:
     text: str = ""
     source: str = "und"
     detected: bool = False
+    detection: Detection | None = None
     pieces: list[document.Piece] = field(default_factory=list)
     error: ServiceError | None = None
 
@@ -163,6 +177,13 @@ class Pipeline:
         self._layers: OrderedDict[tuple[str, ...], TermLayer] = OrderedDict()  # LRU, glossary_layer_cache
         self._layers_lock = threading.Lock()
         self._summarizer: Summarizer | None = None
+        try:
+            self.span_kinds = spans.parse_kinds(settings.protected_spans)
+            layout.validate(settings.layout)
+            if settings.source_prior:
+                languages.normalize(settings.source_prior)
+        except (ValueError, InvalidInput) as exc:
+            raise ConfigError(f"Bad setting: {exc}") from exc
 
     @property
     def summarizer(self) -> Summarizer:
@@ -171,17 +192,17 @@ class Pipeline:
                                           self.settings.summary_max_sentences)
         return self._summarizer
 
-    def term_layer(self, names: Sequence[str] | None) -> TermLayer | None:
-        """The glossary layer for these names (the configured default for None); None for no glossary."""
+    def term_layer(self, names: Sequence[str] | None) -> TermLayer:
+        """The glossary layer for these names (the configured default for None), which also keeps the protected
+        spans (URLs, e-mail addresses...); with no glossary it keeps the spans alone. An LRU of
+        ``glossary_layer_cache`` layers (each holds its term matchers)."""
         chosen = tuple(self.settings.default_glossary_names if names is None else names)
-        if not chosen:
-            return None
         with self._layers_lock:
             layer = self._layers.get(chosen)
             if layer is not None:
                 self._layers.move_to_end(chosen)
                 return layer
-        layer = TermLayer([self.glossaries.get(n) for n in chosen])  # unknown or broken: raises here
+        layer = TermLayer([self.glossaries.get(n) for n in chosen], self.span_kinds)  # unknown/broken: raises
         with self._layers_lock:
             self._layers[chosen] = layer
             while len(self._layers) > max(1, self.settings.glossary_layer_cache):
@@ -190,8 +211,10 @@ class Pipeline:
 
     @property
     def detector(self) -> LanguageDetector:
-        if self._detector is None:  # lingua's models take a moment to load: only when first needed
-            self._detector = LanguageDetector()
+        if self._detector is None:  # the model takes a moment to load: only when first needed
+            s = self.settings
+            self._detector = LanguageDetector(s.source_prior, s.detect_min_confidence, s.detect_min_words,
+                                              self.span_kinds, s.source_prior_weight)
         return self._detector
 
     def translate(self, request: TranslationRequest) -> TranslationResult:
@@ -210,15 +233,14 @@ class Pipeline:
         ``max_document_chars``; language not detected) is that text's ``error``, set on each of its targets too.
         """
         checked = [self._check(request) for request in requests]  # request-level problems: raise before work
-        texts = [self._prepare(request, max_chars) for request in requests]
+        texts = [self._prepare(request, targets, max_chars) for request, (targets, _) in zip(requests, checked,
+                                                                                            strict=True)]
         results: list[TranslationResult | None] = [None] * len(texts)
         for i, (item, (targets, _)) in enumerate(zip(texts, checked, strict=True)):
             if item.error is not None:
                 results[i] = TranslationResult(item.source, item.detected, [TargetResult(t, error=item.error)
-                                                                            for t in targets], error=item.error)
-            elif not item.text.strip():
-                results[i] = TranslationResult(item.source, item.detected, [TargetResult(t, text=item.text)
-                                                                            for t in targets])
+                                                                            for t in targets], error=item.error,
+                                               detection=item.detection)
         # one engine pass per (source, target, options, glossaries) over every text that needs it
         groups: dict[tuple, list[int]] = {}
         for i, (item, (targets, _)) in enumerate(zip(texts, checked, strict=True)):
@@ -229,20 +251,23 @@ class Pipeline:
         done: dict[tuple[int, str], TargetResult] = {}
         for (source, target, options, _), members in groups.items():
             layer = checked[members[0]][1]
-            outcomes = self._translate_target([texts[i].pieces for i in members], source, target, options, layer)
+            outcomes = self._translate_target([texts[i].pieces for i in members], source, target, options, layer,
+                                              [texts[i].detection for i in members])
             for i, outcome in zip(members, outcomes, strict=True):
                 done[(i, target)] = outcome
         for i, (item, (targets, layer)) in enumerate(zip(texts, checked, strict=True)):
             if results[i] is not None:
                 continue
-            result = TranslationResult(item.source, item.detected, [done[(i, t)] for t in targets])
+            result = TranslationResult(item.source, item.detected, [done[(i, t)] for t in targets],
+                                       detection=item.detection)
             if item.request.summary is not None:
                 try:
                     self._summaries(result, item.text, item.request.options, layer, item.request.summary)
                 except Exception as exc:  # the summary's problem is this text's, not the other texts'
                     error = exc if isinstance(exc, ServiceError) else internal_error(exc, "summarising a text", log)
                     result = TranslationResult(item.source, item.detected, [TargetResult(t, error=error)
-                                                                            for t in targets], error=error)
+                                                                            for t in targets], error=error,
+                                               detection=item.detection)
             results[i] = result
         return results  # type: ignore[return-value]
 
@@ -250,7 +275,7 @@ class Pipeline:
         names = request.glossaries
         return tuple(self.settings.default_glossary_names if names is None else names)
 
-    def _check(self, request: TranslationRequest) -> tuple[list[str], TermLayer | None]:
+    def _check(self, request: TranslationRequest) -> tuple[list[str], TermLayer]:
         """What is wrong with the request whatever its text: raises. Returns (targets, glossary layer)."""
         targets = languages.parse_list(list(request.targets))
         if not targets:
@@ -263,10 +288,13 @@ class Pipeline:
         layer = self.term_layer(request.glossaries)  # unknown or broken glossary: fail before any work
         if request.summary is not None:
             request.summary.validate()
+        if request.layout is not None:
+            layout.validate(request.layout)
         return targets, layer
 
-    def _prepare(self, request: TranslationRequest, max_chars: int | None) -> _Text:
-        """Normalise, check the length, detect the language, split into pieces; a problem is the text's error."""
+    def _prepare(self, request: TranslationRequest, targets: list[str], max_chars: int | None) -> _Text:
+        """Normalise, check the length, re-flow hard-wrapped lines, detect the language, split into pieces; a
+        problem (empty, too long, language not detected) is the text's error."""
         detected = request.source in ("", "auto")
         item = _Text(request, detected=detected, source="und" if detected else languages.normalize(request.source))
         try:
@@ -278,10 +306,11 @@ class Pipeline:
                 hint = " (send larger documents as a batch job)" if setting == "max_document_chars" else ""
                 raise InputTooLarge(f"The text has {len(text):,} characters; the limit is {limit:,}{hint}.",
                                     limit=limit, setting=setting)
-            if not text.strip():
-                return item
+            require_text(text)
+            item.text = text = layout.unwrap(text, request.layout or self.settings.layout)
             if detected:
-                item.source = self.detector.detect(text).language
+                item.detection = _settle_by_targets(self.detector.detect(text), targets)
+                item.source = item.detection.language
             item.pieces = document.parse(text, item.source, self.segmenter)
         except ServiceError as exc:
             item.error = exc
@@ -296,8 +325,8 @@ class Pipeline:
         if len(text) > self.settings.max_document_chars:
             raise InputTooLarge(f"The text has {len(text):,} characters; the limit is "
                                 f"{self.settings.max_document_chars:,}.", limit=self.settings.max_document_chars)
-        if not text.strip():
-            return ("und" if source in ("", "auto") else languages.normalize(source)), Summary("und", "", "extractive")
+        require_text(text)
+        text = layout.unwrap(text, self.settings.layout)
         lang = self.detector.detect(text).language if source in ("", "auto") else languages.normalize(source)
         return lang, self.summarizer.summarize(text, lang, options)
 
@@ -324,14 +353,17 @@ class Pipeline:
                                      terms=translated.terms)
 
     def _translate_target(self, texts: list[list[document.Piece]], source: str, target: str,
-                          options: DecodeOptions, layer: TermLayer | None) -> list[TargetResult]:
+                          options: DecodeOptions, layer: TermLayer | None,
+                          detections: Sequence[Detection | None] | None = None) -> list[TargetResult]:
         """One target for several texts (as pieces): one engine pass over their distinct sentences, then one
         result per text. Any failure is every one of these texts' error for this target, and nobody else's."""
         started = time.perf_counter()
         results = [TargetResult(target) for _ in texts]
+        if source == target:  # each text says what was detected for it, and how to override it
+            for result, detection in zip(results, detections or [None] * len(texts), strict=True):
+                result.error = same_language(source, detection)
+            return results
         try:
-            if source == target:
-                raise UnsupportedPair(f"The source and target are both {source}.", source=source, target=target)
             engine = self.router.engine_for(source, target)
             per_text = [[p.text for p in pieces if p.translate] for pieces in texts]
             unique = list(dict.fromkeys(s for sentences in per_text for s in sentences))
@@ -348,7 +380,8 @@ class Pipeline:
                 result.output_tokens = sum(done.tokens[s][1] for s in own)
                 result.engine_seconds = done.engine_seconds * result.input_tokens / total_tokens  # its share
                 if layer is not None:
-                    result.terms = _document_report(layer, pieces, done.text)
+                    report = _document_report(layer, pieces, done.text)
+                    result.terms = report if layer.names or report.spans else None
         except Exception as exc:
             error = exc if isinstance(exc, ServiceError) else internal_error(exc, f"translating into {target}", log)
             results = [TargetResult(target, error=error) for _ in texts]
@@ -436,6 +469,35 @@ def _document_report(layer: TermLayer, pieces: list[document.Piece],
     for piece in pieces:
         if piece.translate:
             for check in translated[piece.text][1]:
-                report.checks.append(replace(check, start=check.start + offset, end=check.end + offset))
+                report.add(replace(check, start=check.start + offset, end=check.end + offset))
         offset += len(piece.text)
     return report
+
+
+def require_text(text: str) -> None:
+    if not text.strip():
+        raise EmptyText("The text is empty: give some text to work on.")
+
+
+def _settle_by_targets(detection: Detection, targets: list[str]) -> Detection:
+    """An uncertain call between a target and another language is settled for the other: nobody asks for a
+    translation into the language the text is already in ("Saya pergi ke pasar." to Malay is Indonesian)."""
+    if not detection.uncertain or detection.language not in targets:
+        return detection
+    other = next((c for c in detection.candidates if c.language != detection.language), None)
+    if other is None or other.language in targets:
+        return detection
+    return replace(detection, language=other.language, confidence=other.confidence, by="target")
+
+
+def same_language(source: str, detection: Detection | None) -> UnsupportedPair:
+    """The error for a target that is the source language, saying what was detected and how to override it."""
+    name = languages.get(source).name
+    if detection is None:
+        return UnsupportedPair(f"The source and target are both {name} ({source}); choose another target.",
+                               source=source, target=source)
+    return UnsupportedPair(
+        f"The text was detected as {detection.describe()}, the same as the target {name}; if it is in another "
+        f"language, give the source language (From in the web form, --from id on the command line, "
+        f"\"source\": \"id\" in the API).",
+        source=source, target=source, detection=detection.to_dict())

@@ -25,12 +25,12 @@ def run(*args: str, models_dir: Path, catalog: Path | None = None, stdin: str | 
 def test_main_job_offline_translates_malay_and_names_missing_models(tmp_path: Path) -> None:
     done = run("translate", str(SEED), "--from", "id", "--to", "en,ms,th,vi,tl,km,lo,my", models_dir=tmp_path)
     assert done.returncode == 0, done.stderr
-    out = done.stdout
+    out, table = done.stdout, done.stderr  # the translations on stdout, the status table on stderr
     assert "=== Indonesian -> Malay [apertium: ind-zlm] ===" in out
     assert "Mesyuarat Tahunan" in out
-    assert "python -m service models pull Helsinki-NLP/opus-mt-id-en" in out
+    assert "python -m service models pull Helsinki-NLP/opus-mt-id-en" in table and "models pull" not in out
     for code in ("th", "vi", "tl", "km", "lo", "my"):
-        line = next(line for line in out.splitlines() if line.startswith(f"{code} ("))
+        line = next(line for line in table.splitlines() if line.startswith(f"{code} ("))
         assert "python -m service models pull facebook/nllb-200-distilled-600M" in line
     assert "Traceback" not in done.stderr
 
@@ -102,13 +102,13 @@ def test_eval_rejects_misaligned_files(tmp_path: Path) -> None:
 
 def test_translate_with_glossary_prints_the_report(tmp_path: Path) -> None:
     done = run("translate", str(SEED), "--from", "id", "--to", "ms", "--glossary", "asean-smart-cities",
-               models_dir=tmp_path)
+               "--glossary-report", "full", models_dir=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "--- glossary asean-smart-cities: " in done.stdout and " terms right (100%)" in done.stdout
-    assert "ok   [0:9] Indonesia -> Indonesia" in done.stdout
-    assert "Rangkaian Bandar Pintar ASEAN (ASCN)" in done.stdout
+    assert "--- glossary asean-smart-cities: " in done.stderr and " terms right (100%)" in done.stderr
+    assert "ok   [0:9] Indonesia -> Indonesia" in done.stderr
+    assert "Rangkaian Bandar Pintar ASEAN (ASCN)" in done.stdout and "glossary" not in done.stdout
     plain = run("translate", str(SEED), "--from", "id", "--to", "ms", "--no-glossary", models_dir=tmp_path)
-    assert "--- glossary" not in plain.stdout and "bandar-bandar cerdas" in plain.stdout
+    assert "--- glossary" not in plain.stderr and "bandar-bandar cerdas" in plain.stdout
     as_json = run("translate", "-", "--from", "id", "--to", "ms", "--format", "json", models_dir=tmp_path,
                   stdin="Kemlu dan KBRI hadir di Kualalumpur.")
     report = json.loads(as_json.stdout)["results"][0]["glossary"]
@@ -220,3 +220,70 @@ def test_every_failure_is_one_sentence_with_its_exit_code(tmp_path: Path) -> Non
                                                              "file or directory.")
     done = run("models", "pull", "Helsinki-NLP/opus-mt-id-en", models_dir=tmp_path)
     assert done.returncode == 4 and "downloads are turned off here (HF_HUB_OFFLINE is set)" in one_line_error(done)
+
+
+# -- issue 11: a good Unix citizen, detection commands, empty input ------------------------------------------------
+SAYA = "Saya pergi ke pasar untuk membeli ikan.\n"
+
+
+def test_the_issue_sentence_translates_from_stdin_with_only_the_translation_on_stdout(tmp_path: Path) -> None:
+    done = run("translate", "-", "--to", "ms", models_dir=tmp_path, stdin=SAYA)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == SAYA  # Apertium's Malay happens to be the same words; nothing else on stdout
+    assert "uncertain: Malay" in done.stderr and "translating from Indonesian" in done.stderr
+    assert "ms (Malay)  apertium: ind-zlm" in done.stderr
+    quiet = run("translate", "-", "--to", "ms", "-q", models_dir=tmp_path, stdin="Saya bisa datang.\n")
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "Saya boleh datang.\n", "")
+
+
+def test_report_file_out_dir_and_glossary_report_sizes(tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    done = run("translate", str(SEED), "--from", "id", "--to", "ms", "--report", str(report),
+               "--glossary-report", "full", models_dir=tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.startswith("Indonesia Kembali Terpilih sebagai ASCN Shepherd pada Mesyuarat Tahunan ASCN")
+    text = report.read_text()
+    assert "ok   [0:9] Indonesia -> Indonesia" in text and "protected spans: 1/1 kept exactly" in text
+    summary = run("translate", str(SEED), "--from", "id", "--to", "ms", models_dir=tmp_path)
+    assert "terms right (100%)" in summary.stderr and "ok   [0:9]" not in summary.stderr
+    none = run("translate", str(SEED), "--from", "id", "--to", "ms", "--glossary-report", "none", models_dir=tmp_path)
+    assert "glossary" not in none.stderr and "ms (Malay)" in none.stderr
+    out = tmp_path / "out"
+    multi = run("translate", str(SEED), "--from", "id", "--to", "ms,en", "--out", str(out), models_dir=tmp_path)
+    assert multi.returncode == 0 and multi.stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == ["ascn-shepherd-2025.ms.txt"]  # en has no model here
+    assert (out / "ascn-shepherd-2025.ms.txt").read_text() == summary.stdout
+    as_json = run("translate", "-", "--from", "id", "--to", "ms", "--out", str(out), "--format", "json",
+                  models_dir=tmp_path, stdin=SAYA)
+    payload = json.loads((out / "stdin.ms.json").read_text())
+    assert payload["result"]["text"] == SAYA and payload["source"] == "id"
+    assert as_json.stdout == ""
+
+
+def test_detect_and_eval_detect(tmp_path: Path) -> None:
+    text = tmp_path / "mixed.txt"
+    text.write_text("Kementerian Dalam Negeri berencana menyelenggarakan kegiatan untuk kota-kota cerdas.\n\n"
+                    "Kota cerdas\nสวัสดีครับ\n12345\n", encoding="utf-8")
+    done = run("detect", str(text), "--lines", models_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("\n")
+    assert lines[0].startswith("id\t0.9") and lines[1] == ""
+    assert lines[2].startswith("uncertain\t") and "\tusing " in lines[2]
+    assert lines[3] == "th\t1.00" and lines[4].startswith("error\tCannot detect")
+    whole = run("detect", "-", "--format", "json", models_dir=tmp_path, stdin=SAYA)
+    body = json.loads(whole.stdout)
+    assert body["language"] == "uncertain" and {c["language"] for c in body["candidates"]} == {"id", "ms"}
+    sample = tmp_path / "ms.txt"
+    sample.write_text("Kerajaan akan membelanjakan wang itu untuk sukan.\nKami boleh pergi ke pejabat dengan "
+                      "kereta hari ini.\n", encoding="utf-8")
+    measured = run("eval-detect", "--lang", "ms", str(sample), models_dir=tmp_path)
+    assert measured.returncode == 0, measured.stderr
+    assert "ms: 2 items, 2 right (100.00%)" in measured.stdout
+
+
+@pytest.mark.parametrize("command", [["translate", "-", "--to", "ms"], ["summarize", "-"], ["detect", "-"],
+                                     ["translate", "-", "--to", "ms", "--from", "id"]])
+def test_empty_input_is_one_clear_error(tmp_path: Path, command: list[str]) -> None:
+    done = run(*command, models_dir=tmp_path, stdin=" \n\t\n")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "error: The text is empty: give some text to work on.\n"

@@ -68,7 +68,11 @@ def test_translate_options_summary_alternatives_and_detection(client: FlaskClien
     assert (item["source"], item["detected"]) == ("id", True)
     assert item["summary"]["text"].startswith("Indonesia kembali dipilih")
     ms = item["translations"][0]
-    assert ms["glossary"] is None and ms["summary"]["mode"] == "translate"
+    assert ms["summary"]["mode"] == "translate"
+    report = ms["glossary"]  # no glossary, but the protected spans are still reported
+    assert (report["glossaries"], report["terms_found"], report["spans_found"]) == ([], 0, 1)
+    assert report["spans"][0] == {"kind": "date", "source": "9-11", "start": 258, "end": 262, "required": "9-11",
+                                  "present": True, "method": "protected"}
     alt = client.post("/v1/translate", json={"text": "Bali.", "source": "id", "targets": ["en"], "beam_size": 3,
                                              "alternatives": 2}).get_json()
     assert len(alt["items"][0]["translations"][0]["alternatives"][0]["alternatives"]) == 2
@@ -88,6 +92,29 @@ def test_detect_languages_glossaries_summarize(client: FlaskClient, seed_text: s
     assert_error(client.get("/v1/glossaries/nope"), 404, "glossary_not_found")
     summary = client.post("/v1/summarize", json={"text": seed_text, "sentences": 2, "style": "bullets"}).get_json()
     assert summary["language"] == "id" and summary["text"].startswith("- Indonesia kembali")
+
+
+SAYA = "Saya pergi ke pasar untuk membeli ikan."
+
+
+def test_detection_fields_layout_and_the_issue_sentence(client: FlaskClient) -> None:
+    found = client.post("/v1/detect", json={"text": SAYA}).get_json()
+    assert found["language"] == "uncertain" and found["uncertain"] is True
+    assert [c["language"] for c in found["candidates"]] in (["ms", "id"], ["id", "ms"])
+    clear = client.post("/v1/detect", json={"text": "Kementerian Dalam Negeri berencana menyelenggarakan "
+                                                    "kegiatan untuk kota-kota cerdas."}).get_json()
+    assert (clear["language"], clear["name"], clear["uncertain"]) == ("id", "Indonesian", False)
+    assert clear["confidence"] >= 0.9
+    item = client.post("/v1/translate", json={"text": SAYA, "targets": ["ms"]}).get_json()["items"][0]
+    assert (item["source"], item["detected"]) == ("id", True)
+    assert item["detection"]["uncertain"] and item["detection"]["used"] == "id" and item["detection"]["by"] == "target"
+    assert item["translations"][0]["text"] == SAYA and item["translations"][0]["error"] is None
+    wrapped = "Dalam pertemuan tahunan tersebut, delegasi Indonesia dipimpin oleh\nDirektur Kawasan Perkotaan."
+    flowed = client.post("/v1/translate", json={"text": wrapped, "source": "id", "targets": ["ms"]}).get_json()
+    kept = client.post("/v1/translate", json={"text": wrapped, "source": "id", "targets": ["ms"],
+                                              "layout": "keep"}).get_json()
+    assert "\n" not in flowed["items"][0]["translations"][0]["text"]
+    assert "\n" in kept["items"][0]["translations"][0]["text"] and kept["items"][0]["detection"] is None
 
 
 def test_health_readiness_metrics_openapi_docs(client: FlaskClient, http_settings: Settings, router) -> None:
@@ -180,6 +207,9 @@ BAD_INPUTS = [
                              "content_type": "application/json"}, 413, None),
     ("detection impossible", {"json": {"text": "12345 !!!", "targets": ["ms"]}}, 400, "detection_failed"),
     ("same language", {"json": {"text": "Bali", "source": "ms", "targets": ["ms"]}}, 400, "unsupported_pair"),
+    ("empty text", {"json": {"text": "", "targets": ["ms"]}}, 400, "empty_text"),
+    ("whitespace text", {"json": {"text": " \n\t", "source": "id", "targets": ["ms"]}}, 400, "empty_text"),
+    ("bad layout", {"json": {"text": "a", "targets": ["ms"], "layout": "wrap"}}, 422, "validation_error"),
 ]
 
 
@@ -198,6 +228,8 @@ def test_limits_are_inclusive(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status"), [
     ("post", "/v1/detect", {"json": {"text": ""}}, 422),
+    ("post", "/v1/detect", {"json": {"text": "  \n "}}, 400),
+    ("post", "/v1/summarize", {"json": {"text": " \t "}}, 400),
     ("post", "/v1/detect", {"json": {"text": 3}}, 422),
     ("post", "/v1/summarize", {"json": {"text": "a", "sentences": "3"}}, 422),
     ("post", "/v1/summarize", {"json": {"text": "a", "language": "zz"}}, 400),

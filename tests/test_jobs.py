@@ -152,7 +152,7 @@ def test_poison_document_is_retried_then_failed_and_the_rest_completes(settings:
     pipeline = Pipeline(settings.replace(default_glossaries=""), FixedRouter(engine))
     service = inline_service(settings, pipeline, tmp_path)
     docs = [NewDocument("a", "Ini baik."), NewDocument("b", "Ini rusak."), NewDocument("c", "Ini juga baik."),
-            NewDocument("d", "12345 !!!")]
+            NewDocument("d", "12345 !!!"), NewDocument("e", " \n\t ")]
     job, _ = service.submit(docs, ["en"], "auto")
     rows = {row["id"]: row for row in service.results(job.id)}
     assert rows["a"]["state"] == rows["c"]["state"] == "done"
@@ -162,6 +162,8 @@ def test_poison_document_is_retried_then_failed_and_the_rest_completes(settings:
     # an input that no retry can fix fails at once, with its reason
     assert rows["d"]["state"] == "failed" and rows["d"]["attempts"] == 1
     assert rows["d"]["error"]["code"] == "detection_failed"
+    assert rows["e"]["state"] == "failed" and rows["e"]["attempts"] == 1  # empty: the same clear error everywhere
+    assert rows["e"]["error"]["code"] == "empty_text" and rows["e"]["error"]["message"].startswith("The text is empty")
     assert service.status(job.id)["state"] == "completed"
 
 

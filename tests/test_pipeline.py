@@ -5,8 +5,9 @@ import pytest
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions
-from service.errors import DetectionFailed, InputTooLarge, InvalidInput, ModelMissing, UnsupportedLanguage
+from service.errors import DetectionFailed, EmptyText, InputTooLarge, InvalidInput, ModelMissing, UnsupportedLanguage
 from service.pipeline import Pipeline, TranslationRequest
+from service.summaries.options import SummaryOptions
 from service.text.document import split_long
 from service.text.segment import Segmenter
 from tests.fakes import FixedRouter, RecordingEngine
@@ -63,10 +64,13 @@ def test_split_long_without_spaces_splits_characters() -> None:
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n \t\n"])
-def test_empty_and_whitespace_input(text: str) -> None:
+@pytest.mark.parametrize("source", ["auto", "id"])
+def test_empty_and_whitespace_input_is_one_clear_error(text: str, source: str) -> None:
     engine = RecordingEngine()
-    result = _pipeline(engine).translate(TranslationRequest(text, ["en", "ms"]))
-    assert [r.text for r in result.results] == [text, text]
+    with pytest.raises(EmptyText, match="The text is empty"):
+        _pipeline(engine).translate(TranslationRequest(text, ["en", "ms"], source))
+    with pytest.raises(EmptyText):
+        _pipeline(engine).summarize(text, source, SummaryOptions())
     assert engine.batches == []
 
 

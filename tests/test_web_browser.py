@@ -156,3 +156,36 @@ def test_signed_in_with_a_key_the_pages_act_as_that_key(page, keyed: dict[str, s
     page.wait_for_url("**/login")
     page.goto(base)
     assert "/login" in page.url
+
+
+def test_the_issue_sentence_to_malay_with_detection_shown(page, base_url: str) -> None:
+    page.goto(base_url)
+    page.fill("#text", "Saya pergi ke pasar untuk membeli ikan.")
+    page.uncheck("input[name=targets][value=en]")
+    page.check("input[name=targets][value=ms]")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    assert page.inner_text("#result-ms pre.target").strip() == "Saya pergi ke pasar untuk membeli ikan."
+    assert "Malay (detected)" not in page.inner_text("#result-ms h2")
+    assert "Indonesian (detected)" in page.inner_text("#result-ms h2")
+    detection = page.inner_text("#detection")
+    assert "Source language uncertain" in detection and "translated as Indonesian" in detection
+    # hard-wrapped lines are joined by default, and kept when asked
+    page.fill("#text", "Dalam pertemuan tahunan tersebut, delegasi Indonesia dipimpin oleh\nDirektur Kawasan "
+                       "Perkotaan dan Batas Negara.")
+    page.select_option("#source", "id")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    assert "\n" not in page.inner_text("#result-ms pre.target").strip()
+    page.select_option("#layout", "keep")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    assert "\n" in page.inner_text("#result-ms pre.target").strip()
+
+
+def test_whitespace_only_text_is_one_clear_error(page, base_url: str) -> None:
+    page.goto(base_url)
+    page.fill("#text", "   \n  ")
+    page.click("#translate")
+    page.wait_for_selector("#error")
+    assert page.inner_text("#error") == "Paste a text or choose a .txt file."

@@ -13,7 +13,7 @@ from service.http.limits import characters, check_limits
 from service.http.policy import body, route
 from service.http.schemas import DetectBody, SummarizeBody, TranslateBody
 from service.http.state import ServiceState, current_service
-from service.pipeline import TranslationRequest, TranslationResult
+from service.pipeline import TranslationRequest, TranslationResult, require_text
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -49,7 +49,7 @@ def translate_texts(state: ServiceState, body: TranslateBody) -> list[Translatio
     options = DecodeOptions(beam_size=beam, n_best=body.alternatives)
     summary = body.summary.options() if body.summary else None
     results = state.pipeline.translate_many([TranslationRequest(text, targets, body.source, options, body.glossary,
-                                                                summary) for text in texts],
+                                                                summary, layout=body.layout) for text in texts],
                                             max_chars=state.settings.max_text_chars)
     for text, result in zip(texts, results, strict=True):
         record(state, result, text)
@@ -76,9 +76,9 @@ def translate() -> Response:
 @route("Detect the language of a text", read=read_json(DetectBody), bodies={JSON: DetectBody}, cost=text_cost)
 def detect() -> Response:
     state = current_service()
-    found = state.pipeline.detector.detect(body().text)
-    return jsonify({"language": found.language, "name": languages.get(found.language).name,
-                    "confidence": round(found.confidence, 4)})
+    text = body().text
+    require_text(text)
+    return jsonify(state.pipeline.detector.detect(text).to_dict())
 
 
 @bp.post("/summarize")

@@ -44,6 +44,9 @@ class TranslateBody(Strict):
     beam_size: int | None = Field(None, ge=1, le=8)
     alternatives: int = Field(1, ge=1, le=8, description="hypotheses per sentence (at most beam_size)")
     summary: SummaryParams | None = None
+    layout: Literal["keep", "reflow", "auto"] | None = Field(
+        None, description="hard-wrapped lines: keep every line, reflow paragraphs, or auto (join lines that "
+                          "continue a sentence); omitted: the server's setting (auto)")
 
     def texts(self) -> list[str]:
         return [self.text] if isinstance(self.text, str) else list(self.text)

@@ -91,7 +91,7 @@ def _page(status: int = 200, **context: Any) -> Response:
     s = state.settings
     store = state.pipeline.glossaries
     defaults = {"text": "", "source": "auto", "targets": ["en", "ms"], "glossary": ",".join(
-        s.default_glossary_names), "summary": False, "sentences": 2}
+        s.default_glossary_names), "summary": False, "sentences": 2, "layout": s.layout}
     response = make_response(render_template(
         "index.html", languages=list(languages.LANGUAGES.values()),
         glossaries=store.usable(), values=defaults | context.pop("values", {}),
@@ -112,6 +112,7 @@ class TranslateForm(BaseModel):
     glossary: str = ""
     summary: str | None = Field(None, description="\"on\" for a summary")
     sentences: str = "2"
+    layout: str = Field("", description="keep, reflow or auto (empty: the server's setting)")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class WebRequest:
     source: str
     glossaries: list[str]
     summary: SummaryOptions | None
+    layout: str | None = None
 
 
 def _values() -> dict[str, Any]:
@@ -131,7 +133,8 @@ def _values() -> dict[str, Any]:
         return {}
     return {"text": form.get("text", ""), "source": form.get("source", "auto"), "targets": form.getlist("targets"),
             "glossary": form.get("glossary", ""), "summary": form.get("summary") == "on",
-            "sentences": form.get("sentences", "2")}
+            "sentences": form.get("sentences", "2"),
+            "layout": form.get("layout") or current_service().settings.layout}
 
 
 def read_form() -> WebRequest:
@@ -159,7 +162,10 @@ def read_form() -> WebRequest:
             summary = SummaryOptions(sentences=int(fields.sentences))
         except ValueError:
             raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
-    return WebRequest(text, targets, fields.source, [g for g in fields.glossary.split(",") if g], summary)
+    if fields.layout and fields.layout not in ("keep", "reflow", "auto"):
+        raise ApiError(400, "invalid_input", "Layout must be keep, reflow or auto.")
+    return WebRequest(text, targets, fields.source, [g for g in fields.glossary.split(",") if g], summary,
+                      fields.layout or None)
 
 
 def form_cost(form: WebRequest, s: Settings) -> int:
@@ -182,7 +188,7 @@ def submit() -> Response:
     sent: WebRequest = body()
     result: TranslationResult = state.pipeline.translate(TranslationRequest(
         sent.text, sent.targets, sent.source, DecodeOptions(beam_size=state.settings.beam_size), sent.glossaries,
-        sent.summary))
+        sent.summary, layout=sent.layout))
     record(state, result, sent.text)
     return _page(values=_values() | {"text": sent.text}, result=result, source_text=sent.text)
 

@@ -35,7 +35,7 @@ import regex
 from scipy import sparse
 
 from service import languages
-from service.summaries.options import CHARS_PER_WORD_NO_SPACES, SummaryOptions, count_words
+from service.summaries.options import CHARS_PER_WORD_NO_SPACES, FINAL_PUNCTUATION, SummaryOptions, count_words
 from service.text.segment import Segmenter
 
 DAMPING = 0.85
@@ -48,7 +48,6 @@ BLOCK = 256
 #: Default cap on candidate sentences (the setting summary_max_sentences): see the module's docstring.
 MAX_SENTENCES = 5000
 _WORD = regex.compile(r"\w+", regex.V1)
-_FINAL_PUNCTUATION = tuple(".!?…。។៕။\"”'»")
 
 
 def _features(sentence: str, lang: str) -> list[str]:
@@ -119,7 +118,7 @@ def candidate_sentences(text: str, lang: str, segmenter: Segmenter, include_head
     sentences: list[str] = []
     for i, line in enumerate(lines):
         parts = [s.strip() for s in segmenter.split(line, lang) if s.strip()]
-        headline = i == 0 and len(lines) > 1 and len(parts) == 1 and not line.endswith(_FINAL_PUNCTUATION)
+        headline = i == 0 and len(lines) > 1 and len(parts) == 1 and not line.endswith(FINAL_PUNCTUATION)
         if headline and not include_headline:
             continue
         sentences.extend(parts)

@@ -61,7 +61,16 @@ def count_words(text: str, lang: str) -> int:
     return len(text.split())
 
 
+#: Characters that end a sentence; a line without one (a headline) is never run into the next sentence.
+FINAL_PUNCTUATION = tuple(".!?…。។៕။\"”'»")
+
+
 def render(sentences: list[str], style: str) -> str:
     if style == "bullets":
         return "\n".join(f"- {s}" for s in sentences)
-    return " ".join(sentences)
+    out = ""
+    for sentence in sentences:
+        if out:  # a headline keeps a line of its own: "...di Malaysia\nIndonesia kembali..."
+            out += " " if out.rstrip().endswith(FINAL_PUNCTUATION) else "\n"
+        out += sentence
+    return out

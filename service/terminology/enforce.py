@@ -11,6 +11,16 @@
 4. **Verify**: every term is checked in the final text (whole words for scripts with spaces, characters for
    the others). A placeholder the engine dropped is reported ``missing`` unless the engine wrote the required
    form itself (``engine``).
+
+**Protected spans** (URLs, e-mail addresses, @mentions, #hashtags, file names, numbers with units, money, numeric
+dates, times, inline code: ``service.text.spans``) take the same road as do-not-translate terms: found first,
+each replaced by a placeholder and restored byte for byte; glossary terms are never matched inside them. The
+report lists them apart from the glossary terms.
+
+**Case**: for case-insensitive entries the restored form follows the case of the source match: ALL CAPS gives
+all caps, a capital first letter (sentence start, title case) capitalises the target form's first letter, and
+otherwise the glossary's form is written as it is. Case-sensitive and do-not-translate entries are written
+exactly as the glossary says; scripts without case (Thai, Khmer, Lao, Burmese) are left alone.
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ from dataclasses import dataclass, field
 import regex
 
 from service import languages
-from service.terminology.glossary import Glossary
+from service.terminology.glossary import Entry, Glossary
 from service.terminology.matcher import Match, TermMatcher, bounded
+from service.text import spans as span_finder
 
 PLACEHOLDER = "ZXQ{}"
 #: Tolerant of what engines do to a placeholder: lower-casing it, spacing its letters, gluing it to the
@@ -33,8 +44,13 @@ _PLACEHOLDER_RE = regex.compile(r"(?<![A-Za-z0-9])Z\s?X\s?Q\s?(\d+)(?![0-9])", r
 @dataclass(frozen=True)
 class Slot:
     placeholder: str
-    match: Match
+    match: Match  # for a protected span: its text and offsets, with no entry
     required: str
+    kind: str = "term"  # "term" (a glossary entry) or the span kind ("url", "email", ...)
+
+    @property
+    def entry(self) -> Entry | None:
+        return self.match.entry
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,30 @@ class Protected:
     slots: tuple[Slot, ...] = ()
 
     def placeholders_in(self, part: str) -> list[str]:
-        return [s.placeholder for s in self.slots if s.placeholder in part]
+        """The placeholders of this sentence that occur in ``part`` (whole tokens: ZXQ1 is not in ZXQ10)."""
+        found = placeholder_numbers(part)
+        return [s.placeholder for s in self.slots if int(s.placeholder[3:]) in found]
+
+
+def placeholder_numbers(text: str) -> set[int]:
+    return {int(m.group(1)) for m in _PLACEHOLDER_RE.finditer(text)}
+
+
+def follow_case(form: str, matched: str, entry: Entry, target: str) -> str:
+    """The target ``form`` in the case pattern of the source ``matched`` (see the module's docstring)."""
+    if entry.case_sensitive or entry.dnt or languages.get(target).no_spaces:
+        return form
+    letters = [c for c in matched if c.isalpha()]
+    if not letters:
+        return form
+    own = any(v == matched for forms in entry.forms.values() for v in forms)  # written as in the glossary
+    if len(letters) > 1 and all(c.isupper() for c in letters) and not own:
+        return form.upper()
+    if letters[0].isupper():
+        first = next((i for i, c in enumerate(form) if c.isalpha()), None)
+        if first is not None:
+            return form[:first] + form[first].upper() + form[first + 1:]
+    return form
 
 
 @dataclass(frozen=True)
@@ -55,16 +94,28 @@ class TermCheck:
     required: str  # the form the target must contain
     present: bool
     method: str  # "protected" (restored from a placeholder), "engine" (the engine wrote it), "missing"
+    kind: str = "term"  # or the protected span's kind
 
     def to_dict(self) -> dict[str, object]:
-        return {"term": self.term, "source": self.source, "start": self.start, "end": self.end,
-                "required": self.required, "present": self.present, "method": self.method}
+        out: dict[str, object] = {"term": self.term, "source": self.source, "start": self.start, "end": self.end,
+                                  "required": self.required, "present": self.present, "method": self.method}
+        if self.kind != "term":
+            out = {"kind": self.kind, **{k: v for k, v in out.items() if k != "term"}}
+        return out
 
 
 @dataclass
 class TermReport:
     glossaries: list[str]
-    checks: list[TermCheck] = field(default_factory=list)
+    checks: list[TermCheck] = field(default_factory=list)  # glossary terms
+    spans: list[TermCheck] = field(default_factory=list)  # protected spans (URLs, e-mail addresses, ...)
+
+    def add(self, check: TermCheck) -> None:
+        (self.checks if check.kind == "term" else self.spans).append(check)
+
+    @property
+    def spans_present(self) -> int:
+        return sum(c.present for c in self.spans)
 
     @property
     def found(self) -> int:
@@ -81,7 +132,9 @@ class TermReport:
 
     def to_dict(self) -> dict[str, object]:
         return {"glossaries": self.glossaries, "terms_found": self.found, "terms_present": self.present,
-                "compliance": self.compliance, "terms": [c.to_dict() for c in self.checks]}
+                "compliance": self.compliance, "terms": [c.to_dict() for c in self.checks],
+                "spans_found": len(self.spans), "spans_present": self.spans_present,
+                "spans": [c.to_dict() for c in self.spans]}
 
 
 def contains(text: str, form: str, target: str, case_sensitive: bool) -> bool:
@@ -92,11 +145,13 @@ def contains(text: str, form: str, target: str, case_sensitive: bool) -> bool:
 
 
 class TermLayer:
-    """The glossary layer for one set of glossaries (later ones win). Stateless per call: thread-safe."""
+    """The glossary layer for one set of glossaries (later ones win) and the kinds of protected spans.
+    Stateless per call: thread-safe."""
 
-    def __init__(self, glossaries: Sequence[Glossary]):
+    def __init__(self, glossaries: Sequence[Glossary], span_kinds: Sequence[str] = ()):
         self.glossaries = list(glossaries)
         self.names = [g.name for g in self.glossaries]
+        self.span_kinds = tuple(span_kinds)
         self._matchers: dict[tuple[str, str], TermMatcher] = {}
 
     def matcher(self, source: str, target: str) -> TermMatcher:
@@ -106,15 +161,22 @@ class TermLayer:
         return self._matchers[key]
 
     def protect(self, sentence: str, source: str, target: str) -> Protected:
+        kept = [(Match(sp.start, sp.end, sp.text, None), sp.text, sp.kind)  # type: ignore[arg-type]
+                for sp in span_finder.find(sentence, self.span_kinds)]
+        terms = []
+        if self.glossaries:
+            for match in self.matcher(source, target).find(sentence):
+                if any(match.start < m.end and m.start < match.end for m, _, _ in kept):
+                    continue  # never inside a URL, an address, a mention...
+                required = match.entry.target_form(target, match.text)
+                if required is not None:
+                    terms.append((match, follow_case(required, match.text, match.entry, target), "term"))
         slots: list[Slot] = []
         pieces: list[str] = []
         last = 0
-        for match in self.matcher(source, target).find(sentence):
-            required = match.entry.target_form(target, match.text)
-            if required is None:
-                continue
+        for match, required, kind in sorted([*kept, *terms], key=lambda t: t[0].start):
             placeholder = PLACEHOLDER.format(len(slots))
-            slots.append(Slot(placeholder, match, required))
+            slots.append(Slot(placeholder, match, required, kind))
             pieces += [sentence[last:match.start], placeholder]
             last = match.end
         pieces.append(sentence[last:])
@@ -123,21 +185,21 @@ class TermLayer:
     @staticmethod
     def choose(hypotheses: Sequence[str], expected: Sequence[str]) -> str:
         """The first hypothesis that kept every expected placeholder (else the engine's best)."""
+        wanted = {int(p[3:]) for p in expected}
         for hyp in hypotheses:
-            found = {f"ZXQ{m.group(1)}" for m in _PLACEHOLDER_RE.finditer(hyp)}
-            if all(p in found for p in expected):
+            if wanted <= placeholder_numbers(hyp):
                 return hyp
         return hypotheses[0]
 
     def restore(self, translated: str, protected: Protected, target: str) -> tuple[str, list[TermCheck]]:
         """Replace placeholders, drop invented ones, and check every term. Offsets are sentence-relative."""
-        by_number = {str(i): slot for i, slot in enumerate(protected.slots)}
+        by_number = {i: slot for i, slot in enumerate(protected.slots)}
         restored: set[str] = set()
         invented = 0
 
         def replace(m: regex.Match) -> str:
             nonlocal invented
-            slot = by_number.get(str(int(m.group(1))))
+            slot = by_number.get(int(m.group(1)))
             if slot is None:
                 invented += 1
                 return ""
@@ -149,9 +211,13 @@ class TermLayer:
             text = regex.sub(r" +([,.;:!?)])", r"\1", regex.sub(r"[ \t]{2,}", " ", text)).strip()
         checks = []
         for slot in protected.slots:
-            sensitive = slot.match.entry.case_sensitive or slot.match.entry.dnt
-            present = contains(text, slot.required, target, sensitive)
+            if slot.entry is None:  # a protected span: byte for byte
+                present = slot.required in text
+                name = slot.kind
+            else:
+                present = contains(text, slot.required, target, slot.entry.case_sensitive or slot.entry.dnt)
+                name = slot.entry.key
             method = "protected" if slot.placeholder in restored else ("engine" if present else "missing")
-            checks.append(TermCheck(slot.match.entry.key, slot.match.text, slot.match.start, slot.match.end,
-                                    slot.required, present, method))
+            checks.append(TermCheck(name, slot.match.text, slot.match.start, slot.match.end, slot.required, present,
+                                    method, slot.kind))
         return text, checks

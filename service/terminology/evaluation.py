@@ -19,6 +19,7 @@ from service.errors import InvalidInput
 from service.evaluation import read_lines
 from service.terminology.enforce import TermLayer
 from service.terminology.matcher import bounded
+from service.text import spans as span_finder
 
 
 @dataclass
@@ -29,6 +30,8 @@ class TermAccuracy:
     terms: int = 0
     right: int = 0
     skipped: int = 0  # found in the source, but the reference renders them otherwise
+    spans: int = 0  # protected spans (URLs, e-mail addresses, numbers with units...) in the source
+    spans_right: int = 0  # ... found byte for byte in the hypothesis
     misses: list[tuple[int, str, str]] = field(default_factory=list)  # (line, source term, required form)
 
     @property
@@ -41,6 +44,8 @@ class TermAccuracy:
         lines = [f"{self.source}->{self.target}  lines {self.lines}",
                  f"term exact-match accuracy {acc}: {self.right}/{self.terms} terms "
                  f"({self.skipped} more found in the source but rendered otherwise in the reference)"]
+        if self.spans:
+            lines.append(f"protected spans {self.spans_right}/{self.spans} kept exactly")
         if self.misses:
             lines.append("misses:")
             for line, term, required in self.misses:
@@ -71,6 +76,10 @@ def score(layer: TermLayer, sources: list[str], refs: list[str], hyps: list[str]
                 result.skipped += 1
                 continue
             wanted[(match.text, required, sensitive)] += 1
+        for text, k in Counter(sp.text for sp in span_finder.find(src, layer.span_kinds)).items():
+            result.spans += k
+            result.spans_right += min(k, hyp.count(text))
+            result.misses.extend((n, text, text) for _ in range(k - min(k, hyp.count(text))))
         for (term, required, sensitive), k in wanted.items():
             got = min(k, _count(hyp, required, target, sensitive))
             result.terms += k

@@ -24,6 +24,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import regex
+
 from service import languages
 from service.errors import GlossaryInvalid, GlossaryNotFound, UnsupportedLanguage, counted
 
@@ -186,6 +188,41 @@ def parse_glossary(text: str, path: Path, name: str | None = None) -> tuple[Glos
                              f"{path.name}:{line}"))
     version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     return Glossary(glossary_name, tuple(entries), path, version, tuple(lang_cols)), problems
+
+
+def warnings(glossary: Glossary) -> list[str]:
+    """Entries that are valid but likely to read badly ('file:line: what'): a target form that adds a name the
+    source form lacks ("Lembaga Dana ... Internasional" -> "Agensi Pembangunan Antarabangsa Indonesia"), where
+    the source text usually carries that name itself next to the term ("... (LDKPI) Indonesia"), so that the
+    translation says it twice."""
+    if not glossary.languages:
+        return []
+    first = glossary.languages[0]
+    names = {v for e in glossary.entries for v in e.forms.get(first, ()) if len(_WORD.findall(v)) == 1}
+    out = []
+    for entry in glossary.entries:
+        own = {v for v in entry.forms.get(first, ())}  # the entry's own one-word forms are no other name
+        # an acronym variant ("KBRI") stands for the whole name, country included
+        variants = [v for v in entry.forms.get(first, ()) if not (v.isupper() and len(_WORD.findall(v)) == 1)]
+        if entry.dnt or not variants:
+            continue
+        for lang, forms in entry.forms.items():
+            if lang == first:
+                continue
+            for variant in variants:
+                has = set(_WORD.findall(variant))
+                # a longer variant with the name ("... Tempatan Malaysia") is matched first: that case is covered
+                covered = {w for v in entry.forms[first] if has <= set(_WORD.findall(v)) for w in _WORD.findall(v)}
+                for word in dict.fromkeys(_WORD.findall(forms[0])):
+                    if word in names and word not in own and word not in covered:
+                        out.append(f"{entry.origin}: the {lang} form {forms[0]!r} adds {word!r}, which the {first} "
+                                   f"form {variant!r} lacks: where the source text goes on with {word!r} (as in "
+                                   f"'... (ACRONYM) {word}') the translation says it twice; drop it from the "
+                                   f"{lang} form, or add a {first} variant that includes it")
+    return out
+
+
+_WORD = regex.compile(r"\w+", regex.V1)
 
 
 def load_glossary(path: Path) -> Glossary:

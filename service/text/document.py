@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import regex
+
 from service.text.segment import Segmenter
 
 _TRAILING_SPACE = re.compile(r"\s*$")
 _LEADING_SPACE = re.compile(r"^\s*")
+_GRAPHEME = regex.compile(r"\X", regex.V1)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ def parse(text: str, lang: str, segmenter: Segmenter) -> list[Piece]:
 
 def split_long(text: str, limit: int, count) -> list[str]:  # count: Callable[[str], int]
     """Split ``text`` into parts of at most ``limit`` tokens, at the safest points available:
-    after clause punctuation, then between words, then (scripts without spaces) between characters."""
+    after clause punctuation, then between words, then (scripts without spaces) between grapheme clusters."""
     if count(text) <= limit:
         return [text]
     for pattern in (r"(?<=[;:,])\s+", r"\s+"):
@@ -62,7 +65,8 @@ def split_long(text: str, limit: int, count) -> list[str]:  # count: Callable[[s
             parts.append(current)
             if len(parts) > 1:
                 return [p for part in parts for p in split_long(part, limit, count)]
-    if len(text) <= 1:
+    clusters = _GRAPHEME.findall(text)  # never cut a character cluster (a Khmer consonant and its signs) apart
+    if len(clusters) <= 1:
         return [text]
-    middle = len(text) // 2
+    middle = sum(len(c) for c in clusters[: len(clusters) // 2])
     return split_long(text[:middle], limit, count) + split_long(text[middle:], limit, count)

@@ -1,0 +1,147 @@
+"""A small, transparent language model per language: word unigrams with a character 4-gram model for the words
+it has not seen, scored as naive Bayes (each word independent given the language).
+
+    log P(text | L) = sum over words w of  log P(w | L)
+    P(w | L) = (1 - oov_L) * P_word(w | L)          if w is in L's vocabulary
+             = min(oov_L * P_char(w | L), the rarest vocabulary word's P)    otherwise
+    P_char(w | L) = product over the characters of "<w>" of P(c | 3 previous characters, L), each order
+                    interpolated with the next lower one (Dirichlet smoothing, ``DIRICHLET``)
+
+The data (word log-probabilities and character n-gram counts) is built by ``scripts/build_detector.py`` from
+word frequency lists and training sentences, and shipped as one small gzipped JSON file beside this module.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections.abc import Iterable
+from functools import cache, lru_cache
+from pathlib import Path
+
+import regex
+
+MODEL_FILE = Path(__file__).with_name("detector-model.json.gz")
+ORDER = 4  # characters of context + 1
+DIRICHLET = 2.0
+#: The most one word can count against a language (nats). Without a bound one rare or foreign word decides: an
+#: English title or a technical term inside an Indonesian sentence, or a word one vocabulary happens to lack.
+CLIP = 5.0
+#: Words: runs of letters (and combining marks), lower-cased; "kota-kota" is two words.
+WORD = regex.compile(r"[\p{L}\p{M}]+", regex.V1)
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
+
+
+class CharModel:
+    """Character n-gram counts (orders 1..ORDER) of one language's words, with interpolated smoothing."""
+
+    def __init__(self, counts: dict[str, int], alphabet: int):
+        self.counts = counts
+        self.alphabet = alphabet  # distinct characters, for the uniform floor
+
+    @classmethod
+    def train(cls, vocabulary: Iterable[str]) -> CharModel:
+        counts: dict[str, int] = {}
+        chars: set[str] = set()
+        for word in vocabulary:
+            padded = "<" * (ORDER - 1) + word + ">"
+            chars.update(word)
+            for i in range(ORDER - 1, len(padded)):
+                for n in range(1, ORDER + 1):
+                    gram = padded[i - n + 1:i + 1]
+                    counts[gram] = counts.get(gram, 0) + 1
+                    # the context's own count, stored with a marker so contexts and grams never clash
+                    ctx = "\x01" + gram[:-1]
+                    counts[ctx] = counts.get(ctx, 0) + 1
+        return cls(counts, len(chars) + 1)
+
+    def logprob(self, word: str) -> float:
+        padded = "<" * (ORDER - 1) + word + ">"
+        total = 0.0
+        for i in range(ORDER - 1, len(padded)):
+            p = 1.0 / (self.alphabet + 1)
+            for n in range(1, ORDER + 1):
+                gram = padded[i - n + 1:i + 1]
+                ctx = self.counts.get("\x01" + gram[:-1], 0)
+                p = (self.counts.get(gram, 0) + DIRICHLET * p) / (ctx + DIRICHLET)
+            total += math.log(p)
+        return total
+
+
+class LanguageModel:
+    def __init__(self, language: str, word_logprobs: dict[str, float], oov: float, chars: CharModel):
+        self.language = language
+        self.word_logprobs = word_logprobs
+        self.log_known = math.log(1 - oov)
+        self.log_oov = math.log(oov)
+        self.chars = chars
+        #: an unseen word is never more likely than the rarest word of the vocabulary: a word frequent in one
+        #: language and missing from another's list is evidence, however ordinary its letters look
+        self.floor = min(word_logprobs.values(), default=0.0)
+
+    def logprob(self, word: str) -> float:
+        lp = self.word_logprobs.get(word)
+        if lp is not None:
+            return self.log_known + lp
+        return min(self.log_oov + self.chars.logprob(word), self.floor)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"words": {w: round(lp, 3) for w, lp in self.word_logprobs.items()},
+                "oov": math.exp(self.log_oov), "chars": self.chars.counts, "alphabet": self.chars.alphabet}
+
+    @classmethod
+    def from_dict(cls, language: str, data: dict) -> LanguageModel:
+        return cls(language, data["words"], data["oov"], CharModel(data["chars"], data["alphabet"]))
+
+
+class Models:
+    """The per-language models and the calibration of their scores into probabilities."""
+
+    def __init__(self, models: dict[str, LanguageModel], temperature: float, meta: dict[str, object],
+                 clip: float = CLIP):
+        self.models = models
+        self.temperature = temperature
+        self.meta = meta
+        self.clip = clip
+
+        self._langs = list(models)
+        self.word_scores = lru_cache(maxsize=200_000)(self._word_scores)  # words repeat: score each once
+
+    def _word_scores(self, word: str) -> tuple[float, ...]:
+        scores = [self.models[lang].logprob(word) for lang in self._langs]
+        best = max(scores)
+        return tuple(max(lp, best - self.clip) for lp in scores)
+
+    def loglik(self, tokens: list[str]) -> dict[str, float]:
+        """Summed word log-probabilities per language, each word's evidence bounded by ``clip`` nats."""
+        totals = [0.0] * len(self._langs)
+        for w in tokens:
+            for i, lp in enumerate(self.word_scores(w)):
+                totals[i] += lp
+        return dict(zip(self._langs, totals, strict=True))
+
+    def posteriors(self, tokens: list[str]) -> dict[str, float]:
+        """P(language | words) with a uniform prior, the log-likelihoods divided by the calibrated temperature
+        (naive Bayes counts correlated evidence many times over; the temperature undoes its overconfidence)."""
+        ll = self.loglik(tokens)
+        top = max(ll.values())
+        weights = {lang: math.exp((v - top) / self.temperature) for lang, v in ll.items()}
+        total = sum(weights.values())
+        return {lang: w / total for lang, w in weights.items()}
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        data = {"meta": self.meta, "temperature": self.temperature, "clip": self.clip,
+                "languages": {lang: m.to_dict() for lang, m in self.models.items()}}
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        path.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+
+
+@cache
+def load(path: Path = MODEL_FILE) -> Models:
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    models = {lang: LanguageModel.from_dict(lang, d) for lang, d in data["languages"].items()}
+    return Models(models, data["temperature"], data["meta"], data["clip"])

@@ -52,10 +52,11 @@ def evaluate(pipeline: Pipeline, src: Path, ref: Path, source: str, target: str,
         raise InvalidInput(f"{src} has {len(sources)} lines but {ref} has {len(refs)}; they must be aligned.")
     if not sources:
         raise InvalidInput(f"{src} is empty.")
-    # Lines are documents of one line each: the pipeline keeps line breaks, so one call does them all.
+    # Lines are documents of one line each: the pipeline keeps line breaks (layout "keep": never re-flowed, so
+    # line n of the output is line n of the input), so one call does them all.
     started = time.perf_counter()
     result = pipeline.translate(TranslationRequest("\n".join(sources), [target], source,
-                                                   options or DecodeOptions())).results[0]
+                                                   options or DecodeOptions(), layout="keep")).results[0]
     seconds = time.perf_counter() - started
     if result.error:
         raise result.error

@@ -183,7 +183,8 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("args", [["translate", str(SEED), "--from", "id", "--to", "ms"], ["models", "list", "--all"]])
+@pytest.mark.parametrize("args", [["translate", str(SEED), "--from", "id", "--to", "ms", "-q"],
+                                  ["models", "list", "--all"]])
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path, args: list[str]) -> None:
     """`... | head -1`: the reader goes away; the command stops with SIGPIPE's exit status and says nothing."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASEAN_MT_MODELS_DIR": str(tmp_path)}

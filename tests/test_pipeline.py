@@ -188,7 +188,7 @@ def test_one_bad_text_is_that_texts_error() -> None:
     assert isinstance(undetectable.error, DetectionFailed) and not undetectable.ok
     assert [r.error for r in undetectable.results] == [undetectable.error] * 2
     assert isinstance(too_long.error, InputTooLarge) and too_long.error.details["setting"] == "max_document_chars"
-    assert empty.ok and [r.text for r in empty.results] == ["  ", "  "]
+    assert isinstance(empty.error, EmptyText) and [r.error for r in empty.results] == [empty.error] * 2
     tight = p.translate_many([TranslationRequest("Kota cerdas.", ["en"], "id")], max_chars=5)[0]
     assert tight.error.details == {"limit": 5, "setting": "max_text_chars"}
     with pytest.raises(DetectionFailed):  # one text: its problem is the call's
@@ -232,7 +232,7 @@ def test_glossary_layers_are_an_lru_of_bounded_size(tmp_path) -> None:
 def test_result_serializer_is_the_api_shape() -> None:
     r = _pipeline(RecordingEngine(), default_glossaries="").translate(TranslationRequest("Kota.", ["en"], "id"))
     item = r.to_dict()
-    assert list(item) == ["source", "detected", "summary", "translations", "error"]
+    assert list(item) == ["source", "detected", "detection", "summary", "translations", "error"]
     assert list(item["translations"][0]) == ["target", "text", "engine", "model", "flags", "glossary",
                                              "alternatives", "summary", "error"]
     assert set(r.results[0].to_dict(stats=True)["stats"]) == {"segments", "unique_segments", "input_tokens",

@@ -97,8 +97,8 @@ def evaluate_terms(layer: TermLayer, src: Path, ref: Path, source: str, target: 
     else:
         from service.pipeline import TranslationRequest
 
-        result = pipeline.translate(TranslationRequest("\n".join(sources), [target], source,
-                                                       glossaries=layer.names)).results[0]
+        result = pipeline.translate(TranslationRequest("\n".join(sources), [target], source,  # line for line
+                                                       glossaries=layer.names, layout="keep")).results[0]
         if result.error:
             raise result.error
         hyps = (result.text or "").split("\n")

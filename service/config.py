@@ -219,8 +219,9 @@ class Settings(BaseSettings):
     #: Seconds a call to a SQLite job store waits for another process's write lock before it counts as the store
     #: being unavailable (the chunk is then retried later): long enough for any normal write to finish.
     jobs_lock_timeout_s: float = 30.0
-    #: Seconds before a task taken by a worker that died is handed to another (Redis/SQS brokers). It must
-    #: exceed the longest chunk; a chunk of 8 articles x 8 targets takes ~1 minute on 2 CPU cores.
+    #: Seconds before a task taken by a worker that died is handed to another (Redis/SQS brokers), and before a
+    #: job without progress while the queue is empty has its pending documents queued again (a lost task
+    #: message). It must exceed the longest chunk; a chunk of 8 articles x 8 targets takes ~1 minute on 2 cores.
     jobs_visibility_timeout_s: int = 600
     #: `serve` starts a local worker itself when the broker is the embedded one.
     embedded_worker: bool = True

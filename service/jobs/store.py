@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     create_engine,
     event,
     func,
@@ -390,6 +391,19 @@ class JobStore:
         with self.sessions() as s:
             return list(s.scalars(select(Result.job_id).join(Job, Job.id == Result.job_id)
                                   .where(Result.state == PENDING, Job.cancelled.is_(False)).distinct()))
+
+    @_reachable
+    def stalled_jobs(self, idle_s: float) -> list[str]:
+        """Unfinished jobs without progress for ``idle_s`` seconds: none of their results was written since (or
+        none yet, and the job is that old). With an empty task queue, their tasks were lost (see worker.sweep)."""
+        cutoff = now() - timedelta(seconds=idle_s)
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Result.job_id).join(Job, Job.id == Result.job_id).where(Job.cancelled.is_(False))
+                .group_by(Result.job_id, Job.created_at)
+                .having(func.sum(case((Result.state == PENDING, 1), else_=0)) > 0)
+                .having(func.coalesce(func.max(Result.updated_at), Job.created_at) < cutoff)).all()
+        return [job_id for (job_id,) in rows]
 
     # -- processing ------------------------------------------------------------------------------------
     @_reachable

@@ -11,6 +11,12 @@ are idempotent, so a redelivered chunk never produces a second result.
 A chunk whose job-store call fails (SQLite "database is locked" past its timeout, PostgreSQL gone) is retried
 with back-off until the store answers again; documents it finished are skipped on the retry.
 
+A task message can be lost on its way despite all that: kombu's Redis transport takes a message off the queue
+and then records it as unacknowledged, two steps, so a Redis that stops between them loses it. The job store is
+the source of truth, so every scale-out worker sweeps now and then: when the task queue is empty and a job has
+pending documents but no progress for ``jobs_visibility_timeout_s`` (longer than any chunk takes), its pending
+documents are queued again. A copy of a chunk that was not lost only finds its documents done.
+
 The embedded worker lives and dies with the server that started it: it stops when its parent dies (Linux's
 parent-death signal, and a watchdog on the parent's pid everywhere), and one lock file per data folder keeps
 a restarted server from running a second one beside a first that is still finishing its task.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import threading
 import time
@@ -46,6 +53,10 @@ STORE_RETRY_MAX_S = 60
 PARENT_CHECK_S = 1.0
 #: How often (seconds) the embedded worker tries its start-up re-queue again while the job store is away.
 REQUEUE_RETRY_S = 5.0
+#: The sweep for jobs whose task messages were lost runs every visibility timeout / SWEEPS_PER_TIMEOUT seconds
+#: (at least SWEEP_MIN_S apart): a lost chunk waits between one and 1.25 visibility timeouts.
+SWEEPS_PER_TIMEOUT = 4
+SWEEP_MIN_S = 5.0
 
 
 class WorkerContext:
@@ -139,6 +150,42 @@ def requeue_unfinished(app: Celery, store: JobStore, chunk: int) -> int:
     return n
 
 
+def queue_length(app: Celery) -> int:
+    """Task messages waiting in the queue (not those a worker has taken)."""
+    with app.connection_for_write() as conn:  # declared as the workers declare it (a no-op once it exists)
+        return app.amqp.queues[QUEUE].bind(conn.default_channel).queue_declare().message_count
+
+
+def sweep(app: Celery, store: JobStore, idle_s: float, chunk: int) -> int:
+    """Queue again the pending documents of jobs without progress for ``idle_s`` seconds, if the task queue is
+    empty (with tasks waiting, a job without progress is only waiting its turn). Returns the documents queued."""
+    if queue_length(app):
+        return 0
+    n = 0
+    for job_id in store.stalled_jobs(idle_s):
+        positions = store.pending_positions(job_id)
+        if positions:
+            log.warning("job %s: no progress for %.0f s and no task waiting; %d pending documents queued again "
+                        "(a task message was lost)", job_id, idle_s, len(positions))
+            enqueue(app, job_id, positions, chunk)
+            n += len(positions)
+    return n
+
+
+def _sweep_forever(app: Celery, store: JobStore, settings: Settings) -> None:
+    idle = settings.jobs_visibility_timeout_s
+    interval = max(SWEEP_MIN_S, idle / SWEEPS_PER_TIMEOUT)
+    while True:
+        time.sleep(interval * random.uniform(0.9, 1.1))  # workers started together do not sweep together
+        try:
+            sweep(app, store, idle, settings.job_chunk_documents)
+        except JobsUnavailable:
+            pass  # the store logs the outage once; the next sweep tries again
+        except Exception as exc:  # the broker is away: the next sweep tries again
+            log.info("sweep for lost tasks skipped: %s", str(exc).splitlines()[0][:200] if str(exc) else
+                     exc.__class__.__name__)
+
+
 def prepare_embedded(settings: Settings) -> None:
     """Create the embedded job store and broker tables once, before the web workers and the job worker start
     using them together (SQLite schema creation from several processes at once can fail). A store that cannot be
@@ -190,6 +237,8 @@ def run_worker(settings: Settings, concurrency: int, requeue: bool, parent: int 
     if requeue:
         threading.Thread(target=_requeue_when_reachable, args=(app, ctx.store, settings.job_chunk_documents),
                          name="requeue", daemon=True).start()
+    if not settings.embedded_broker:  # the embedded queue is a table: nothing is lost between two steps there
+        threading.Thread(target=_sweep_forever, args=(app, ctx.store, settings), name="sweep", daemon=True).start()
     app.worker_main(["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", QUEUE,
                      "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"])
 

@@ -21,7 +21,15 @@ from typing import Protocol
 
 from service import languages
 from service.config import Settings
-from service.engines.base import DecodeOptions, Engine, SegmentTranslation
+from service.engines.base import (
+    TERMS_BY_INSTRUCTION,
+    DecodeOptions,
+    Engine,
+    SegmentTranslation,
+    split_terms,
+    term_handling,
+    with_terms,
+)
 from service.errors import InputTooLarge, InvalidInput, ServiceError, UnsupportedPair
 from service.summaries.options import SummaryOptions, render
 from service.summaries.summarizer import Summarizer, Summary
@@ -211,24 +219,30 @@ class Pipeline:
         def count(s: str) -> int:
             return engine.count_tokens(s, source, target)
 
-        protected = {s: layer.protect(s, source, target) if layer else Protected(s) for s in unique}
+        # The engine says how it keeps terms: placeholders it copies, or instructions it follows.
+        instructed = layer is not None and term_handling(engine) == TERMS_BY_INSTRUCTION
+        if layer is None:
+            protected = {s: Protected(s) for s in unique}
+        else:
+            mark = layer.instruct if instructed else layer.protect
+            protected = {s: mark(s, source, target) for s in unique}
         parts_of: dict[str, list[str]] = {}
         lengths: dict[str, int] = {}
         for sentence in unique:
-            text = protected[sentence].text
-            n = count(text)
+            prot = protected[sentence]
+            n = count(prot.text)
+            parts = [prot.text]
             if n > engine.max_input_tokens:
-                parts = document.split_long(text, engine.max_input_tokens, count)
+                parts = document.split_long(prot.text, engine.max_input_tokens, count)
                 result.flags.append({"flag": "split", "segment": sentence[:80], "parts": len(parts),
                                      "tokens": n, "limit": engine.max_input_tokens})
-                parts_of[sentence] = parts
-                for part in parts:
-                    lengths[part] = count(part)
-            else:
-                parts_of[sentence] = [text]
-                lengths[text] = n
+            if instructed:  # each part carries the required forms of its own terms
+                parts = [with_terms(part, TermLayer.instructions(prot, part)) for part in parts]
+            parts_of[sentence] = parts
+            for part in parts:
+                lengths[part] = n if len(parts) == 1 else count(part)
         # With protected terms, ask for the whole beam so that a hypothesis keeping every term can be chosen.
-        if any(p.slots for p in protected.values()) and options.beam_size > options.n_best:
+        if not instructed and any(p.slots for p in protected.values()) and options.beam_size > options.n_best:
             engine_options = replace(options, n_best=options.beam_size)
         else:
             engine_options = options
@@ -240,12 +254,18 @@ class Pipeline:
             chosen = []
             for part in parts_of[sentence]:
                 hyps = [h.text for h in done[part].hypotheses]
-                chosen.append(TermLayer.choose(hyps, prot.placeholders_in(part)) if prot.slots else hyps[0])
+                placeholders = prot.slots and not instructed
+                chosen.append(TermLayer.choose(hyps, prot.placeholders_in(part)) if placeholders else hyps[0])
             joined = joiner.join(chosen)
-            out[sentence] = layer.restore(joined, prot, target) if layer else (joined, [])
+            if layer is None:
+                out[sentence] = (joined, [])
+            else:
+                out[sentence] = layer.verify(joined, prot, target) if instructed else layer.restore(joined, prot,
+                                                                                                    target)
             if options.n_best > 1 and len(parts_of[sentence]) == 1:
                 hyps = [h.text for h in done[parts_of[sentence][0]].hypotheses][: options.n_best]
-                result.alternatives[sentence] = [layer.restore(h, prot, target)[0] if layer else h for h in hyps]
+                result.alternatives[sentence] = [layer.restore(h, prot, target)[0] if layer and not instructed else h
+                                                 for h in hyps]
         return out
 
     def _run_batches(self, engine: Engine, lengths: dict[str, int], source: str, target: str,
@@ -268,7 +288,25 @@ class Pipeline:
                 out[s] = tr
                 result.input_tokens += tr.input_tokens
                 result.output_tokens += tr.output_tokens
+                for flag in tr.metadata.get("flags") or ():  # the engine's post-checks (LLM engines)
+                    result.flags.append({**flag, "segment": split_terms(s)[0][:80]})
         return out
+
+
+def flag_note(flag: dict[str, object]) -> str:
+    """One sentence for a user about a segment flag (the CLI and the web form show these)."""
+    kind = flag.get("flag")
+    segment = f": {flag['segment']}..." if flag.get("segment") else ""
+    if kind == "split":
+        return (f"a sentence of {flag['tokens']} tokens was longer than the model's limit of {flag['limit']} and was "
+                f"translated in {flag['parts']} parts{segment}")
+    if kind == "wrong_language":
+        return f"the engine answered in {flag['detected']}, not {flag['expected']}{segment}"
+    if kind == "truncated":
+        return f"the engine's output was cut at the length limit{segment}"
+    if kind == "untranslated":
+        return f"the engine gave no translation ({flag.get('reason', 'no answer')}); the source is kept{segment}"
+    return f"{kind}{segment}"
 
 
 def _document_report(layer: TermLayer, pieces: list[document.Piece],

@@ -31,7 +31,10 @@ def test_main_job_offline_translates_malay_and_names_missing_models(tmp_path: Pa
     assert "python -m service models pull Helsinki-NLP/opus-mt-id-en" in out
     for code in ("th", "vi", "tl", "km", "lo", "my"):
         line = next(line for line in out.splitlines() if line.startswith(f"{code} ("))
-        assert "python -m service models pull facebook/nllb-200-distilled-600M" in line
+        # the permissive default suggests the smallest model it may run, and says which one it skipped
+        assert "python -m service models pull facebook/m2m100_418M" in line and "mit" in line
+        assert "license_policy = permissive skips facebook/nllb-200-distilled-600M: cc-by-nc-4.0 (non-commercial)" \
+            in line
     assert "Traceback" not in done.stderr
 
 

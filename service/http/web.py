@@ -18,7 +18,7 @@ from service.http.api import authorize, check_limits, record
 from service.http.errors import ApiError, status_for
 from service.http.schemas import clean_text
 from service.http.state import current_service
-from service.pipeline import TranslationRequest, TranslationResult
+from service.pipeline import TranslationRequest, TranslationResult, flag_note
 from service.summaries.options import SummaryOptions
 from service.terminology.enforce import TermReport
 from service.terminology.matcher import bounded
@@ -73,7 +73,7 @@ def _page(status: int = 200, **context) -> Response:
     response = make_response(render_template(
         "index.html", csrf_token=csrf_token(), languages=list(languages.LANGUAGES.values()),
         glossaries=store.usable(), values=defaults | context.pop("values", {}),
-        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight,
+        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, flag_note=flag_note,
         language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
         **context), status)
     return response

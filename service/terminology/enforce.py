@@ -11,6 +11,11 @@
 4. **Verify**: every term is checked in the final text (whole words for scripts with spaces, characters for
    the others). A placeholder the engine dropped is reported ``missing`` unless the engine wrote the required
    form itself (``engine``).
+
+For engines that follow instructions instead of copying placeholders (LLMs: ``term_handling ==
+"instructions"``), :meth:`TermLayer.instruct` finds the same terms without touching the text; the engine is
+given the required forms, and :meth:`TermLayer.verify` reports each term ``instructed`` (present) or
+``missing``.
 """
 
 from __future__ import annotations
@@ -119,6 +124,30 @@ class TermLayer:
             last = match.end
         pieces.append(sentence[last:])
         return Protected("".join(pieces), tuple(slots))
+
+    def instruct(self, sentence: str, source: str, target: str) -> Protected:
+        """The sentence unchanged, with the terms the engine must be told about (slots without placeholders)."""
+        slots = []
+        for match in self.matcher(source, target).find(sentence):
+            required = match.entry.target_form(target, match.text)
+            if required is not None:
+                slots.append(Slot("", match, required))
+        return Protected(sentence, tuple(slots))
+
+    @staticmethod
+    def instructions(protected: Protected, part: str) -> list[tuple[str, str]]:
+        """(source form, required target form) of the terms in ``part`` of an instructed sentence."""
+        return [(s.match.text, s.required) for s in protected.slots if s.match.text in part]
+
+    def verify(self, translated: str, protected: Protected, target: str) -> tuple[str, list[TermCheck]]:
+        """Check every instructed term in the engine's output (offsets are sentence-relative)."""
+        checks = []
+        for slot in protected.slots:
+            sensitive = slot.match.entry.case_sensitive or slot.match.entry.dnt
+            present = contains(translated, slot.required, target, sensitive)
+            checks.append(TermCheck(slot.match.entry.key, slot.match.text, slot.match.start, slot.match.end,
+                                    slot.required, present, "instructed" if present else "missing"))
+        return translated, checks
 
     @staticmethod
     def choose(hypotheses: Sequence[str], expected: Sequence[str]) -> str:

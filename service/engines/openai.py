@@ -93,7 +93,7 @@ class OpenAIEngine(LLMEngine):
                                engine=self.name) from exc
         except errors.APIStatusError as exc:
             raise EngineFailed(f"{where} answered HTTP {exc.status_code}.", engine=self.name,
-                               status=exc.status_code) from exc
+                               server_status=exc.status_code) from exc
         except errors.OpenAIError as exc:  # malformed answers and the rest of the client's family
             raise EngineFailed(f"{where} failed ({exc.__class__.__name__}).", engine=self.name) from exc
         if not response.choices:

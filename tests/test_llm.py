@@ -348,7 +348,7 @@ def test_openai_engine_timeout_and_killed_server_with_the_real_server(settings: 
                          openai_timeout_s=0.05)
         info = Catalog.load(s.catalog_path).models[GEMMA]
         slow = openai_engine.OpenAIEngine(info, s)
-        with pytest.raises(EngineFailed, match="did not answer within 0.05 s"):
+        with pytest.raises(EngineFailed, match=r"did not answer within 0\.05 s"):
             slow.translate([SENTENCE], "id", "en", DecodeOptions(beam_size=1, max_output_tokens=200))
         engine = openai_engine.OpenAIEngine(info, s.replace(openai_timeout_s=120))
         assert engine.translate([SENTENCE], "id", "en", DecodeOptions(beam_size=1, max_output_tokens=16))

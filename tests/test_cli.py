@@ -167,7 +167,12 @@ def test_summarize_command(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "ratio must be above 0" in bad.stderr
     missing = run("summarize", str(SEED), "--method", "abstractive", models_dir=tmp_path)
     assert missing.returncode == 3
-    assert "models pull csebuetnlp/mT5_multilingual_XLSum" in missing.stderr
+    # XL-Sum is non-commercial: the permissive default points to an LLM server instead, and says why
+    assert "needs LLM" in missing.stderr and "set openai_base_url" in missing.stderr
+    assert "skips csebuetnlp/mT5_multilingual_XLSum: cc-by-nc-sa-4.0 (non-commercial)" in missing.stderr
+    opted_in = run("summarize", str(SEED), "--method", "abstractive", models_dir=tmp_path,
+                   env={"ASEAN_MT_LICENSE_POLICY": "any"})
+    assert opted_in.returncode == 3 and "models pull csebuetnlp/mT5_multilingual_XLSum" in opted_in.stderr
 
 
 def test_main_job_shows_summaries(tmp_path: Path) -> None:

@@ -197,3 +197,14 @@ def test_m2m100_and_madlad_routes_through_the_pipeline(settings: Settings, tmp_p
         assert (r.engine, r.model) == ("ctranslate2", model)
         assert r.terms is not None and r.terms.found > 0  # the glossary report covers these engines too
         assert r.text.count("\n") == text.count("\n")
+
+
+def test_bad_policy_and_broken_llm_prompt_fail_at_start(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="license_policy must be one of any, permissive"):
+        EngineRouter(settings.replace(license_policy="lenient"))
+    (tmp_path / "prompts").mkdir()
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text('[models."x"]\nfamily = "llm"\nlanguages = ["id", "km"]\nlicense = "mit"\n'
+                       'translate_prompt = "summarize.t5"\n[routes]\n"id-km" = ["openai:x"]\n')
+    with pytest.raises(ConfigError, match="Prompt summarize.t5 must use exactly"):
+        EngineRouter(settings.replace(catalog_path=catalog))

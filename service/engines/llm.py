@@ -113,6 +113,17 @@ def approx_tokens(text: str) -> int:
     return max(1, math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN))
 
 
+#: The variables each LLM template must use.
+TRANSLATE_VARIABLES = {"source_name", "target_name", "glossary", "text"}
+GLOSSARY_VARIABLES = {"target_name", "terms"}
+
+
+def check_prompts(info: ModelInfo) -> None:
+    """Load and check an LLM model's templates (at start-up: a broken template fails there, not on a request)."""
+    load_llm_prompt(info.translate_prompt or "translate.llm", TRANSLATE_VARIABLES)
+    load_llm_prompt("glossary.llm", GLOSSARY_VARIABLES)
+
+
 def load_llm_prompt(name: str, required: set[str]) -> Prompt:
     prompt = load_prompt(name)
     if prompt.variables != required:
@@ -139,9 +150,8 @@ class LLMEngine:
         self.output_bound = (settings.max_output_ratio, settings.max_output_extra)
         #: a translation may be twice its input: the input gets a third of what the prompt leaves
         self.max_input_tokens = max(16, (self.context_tokens - PROMPT_RESERVE_TOKENS) // 3)
-        self.translate_prompt = load_llm_prompt(info.translate_prompt or "translate.llm",
-                                                {"source_name", "target_name", "glossary", "text"})
-        self.glossary_prompt = load_llm_prompt("glossary.llm", {"target_name", "terms"})
+        self.translate_prompt = load_llm_prompt(info.translate_prompt or "translate.llm", TRANSLATE_VARIABLES)
+        self.glossary_prompt = load_llm_prompt("glossary.llm", GLOSSARY_VARIABLES)
         self.usage = Usage()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

@@ -7,7 +7,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from service.catalog import Candidate, Catalog, license_allowed, license_class, license_label
+from service.catalog import POLICIES, Candidate, Catalog, license_allowed, license_class, license_label
 from service.config import Settings
 from service.engines import apertium
 from service.engines.base import Engine
@@ -112,6 +112,13 @@ class EngineRouter:
         self._language_detector = None
         self._lock = threading.Lock()
         self.memory = make_memory(settings)  # one per process, shared by every engine
+        if settings.license_policy not in POLICIES:
+            raise ConfigError(f"license_policy must be one of {', '.join(POLICIES)}, not {settings.license_policy!r}.")
+        from service.engines.llm import check_prompts
+
+        for model in self.catalog.models.values():
+            if model.family == "llm":
+                check_prompts(model)
 
     def is_available(self, candidate: Candidate) -> bool:
         if candidate.engine == "apertium":

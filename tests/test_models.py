@@ -206,5 +206,5 @@ def test_bad_policy_and_broken_llm_prompt_fail_at_start(settings: Settings, tmp_
     catalog = tmp_path / "catalog.toml"
     catalog.write_text('[models."x"]\nfamily = "llm"\nlanguages = ["id", "km"]\nlicense = "mit"\n'
                        'translate_prompt = "summarize.t5"\n[routes]\n"id-km" = ["openai:x"]\n')
-    with pytest.raises(ConfigError, match="Prompt summarize.t5 must use exactly"):
+    with pytest.raises(ConfigError, match=r"Prompt summarize\.t5 must use exactly"):
         EngineRouter(settings.replace(catalog_path=catalog))

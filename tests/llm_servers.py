@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = READY_TIMEOUT_
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
@@ -56,14 +57,19 @@ def llama_server(gguf: Path, alias: str, n_ctx: int = 2048) -> Iterator[tuple[st
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--chat_format", "gemma",
            "--n_threads", "1", "--seed", "0"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ})
+    log = tempfile.TemporaryFile(mode="w+")  # llama.cpp logs a lot: a pipe nobody reads would block it
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ})
     try:
         base = f"http://127.0.0.1:{port}/v1"
-        wait_ready(f"{base}/models", proc)
+        try:
+            wait_ready(f"{base}/models", proc)
+        except (RuntimeError, TimeoutError) as exc:
+            log.seek(0)
+            raise RuntimeError(f"{exc}; server log tail: {log.read()[-2000:]}") from exc
         yield base, proc
     finally:
         stop(proc)
+        log.close()
 
 
 MISBEHAVING = r'''

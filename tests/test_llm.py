@@ -82,14 +82,16 @@ def test_post_checks_flag_wrong_language_refusal_and_truncation(settings: Settin
         "refusal": ChatReply("I'm sorry, I cannot translate this request.", 40, 9),
         "cut": ChatReply("Kementerian Dalam Negeri mengetuai delegasi", 40, 6, "length"),
         "empty": ChatReply("   ", 40, 0),
+        "echo": ChatReply("Translate the following Indonesian text into Malay. Reply with ...", 40, 9),
+        "lines": ChatReply("Kementerian Dalam Negeri\nmengetuai delegasi Indonesia.", 40, 9),
     }
 
     def reply(prompt: str) -> ChatReply:
         return replies[prompt.rsplit("\n", 1)[-1].split()[0]]
 
     engine = ScriptedLLM(settings, detector, reply)
-    out = engine.translate(["ok a.", "english b.", "refusal c.", "cut d.", "empty e."], "id", "ms",
-                           DecodeOptions(beam_size=1))
+    out = engine.translate(["ok a.", "english b.", "refusal c.", "cut d.", "empty e.", "echo f.", "lines g."],
+                           "id", "ms", DecodeOptions(beam_size=1))
     flags = [o.metadata["flags"] for o in out]
     assert flags[0] == []
     assert out[1].text.startswith("The Ministry") and flags[1] == [
@@ -97,7 +99,9 @@ def test_post_checks_flag_wrong_language_refusal_and_truncation(settings: Settin
     assert out[2].text == "refusal c." and flags[2][0]["flag"] == "untranslated"  # the source is kept
     assert {"flag": "truncated", "engine": "scripted-llm"} in flags[3]
     assert out[4].text == "empty e." and flags[4][0]["reason"] == "empty reply"
-    assert engine.usage.requests == 5 and engine.usage.prompt_tokens == 200
+    assert out[5].text == "echo f." and flags[5][0]["reason"] == "prompt echoed"
+    assert out[6].text == "Kementerian Dalam Negeri mengetuai delegasi Indonesia."  # one line per sentence
+    assert engine.usage.requests == 7 and engine.usage.prompt_tokens == 280
 
 
 def test_pipeline_gives_llm_engines_instructions_not_placeholders(settings: Settings, detector) -> None:
@@ -232,8 +236,10 @@ license = "gpl-3.0"
 def llm_settings(settings: Settings, tmp: Path, engine: str, **changes) -> Settings:
     catalog = tmp / f"catalog-{engine}.toml"
     catalog.write_text(LLM_CATALOG.replace("{engine}", engine), encoding="utf-8")
+    # short outputs: a 270M model rambles to the bound, and the machinery is the same at any length
     return settings.replace(catalog_path=catalog, llamacpp_chat_format="gemma", llm_context_tokens=2048,
-                            micro_batch_wait_ms=0, secret_key="llm", **changes)
+                            micro_batch_wait_ms=0, secret_key="llm", max_output_ratio=0.5, max_output_extra=8,
+                            **changes)
 
 
 @pytest.fixture(scope="module")
@@ -254,30 +260,54 @@ def test_models_add_gguf_records_its_licence(gguf_models: Path) -> None:
     assert store.has_gguf(GEMMA) and store.license(GEMMA) == "gemma"
 
 
-@pytest.mark.slow
-def test_llamacpp_translates_and_summarises_the_article_through_the_pipeline(
-        settings: Settings, gguf_models: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def check_llm_translation(r, text: str, engine: str, prompts: list[str]) -> None:
+    """The machinery, never the quality: engine, layout, prompts with glossary instructions, term report, flags."""
+    assert r.ok, r.error
+    assert (r.engine, r.model) == (engine, GEMMA)
+    assert r.text.count("\n") == text.count("\n")  # one line out per line in: the layout comes back
+    assert r.output_tokens > 0 and r.input_tokens > r.segments * 20  # prompt tokens as the model counted them
+    assert any("Translate the following Indonesian text into English" in p and
+               '- "Kualalumpur" -> "Kuala Lumpur"' in p for p in prompts)
+    assert r.terms is not None and r.terms.found > 3
+    assert {c.method for c in r.terms.checks} <= {"instructed", "missing"}
+    assert {f["flag"] for f in r.flags} <= {"wrong_language", "truncated", "untranslated"}
+    assert "ZXQ" not in r.text
+
+
+def llamacpp_pipeline(settings: Settings, gguf_models: Path, tmp_path: Path) -> Pipeline:
     s = llm_settings(settings, tmp_path, "llamacpp", models_dir=gguf_models)
-    pipeline = Pipeline(s, EngineRouter(s))
+    return Pipeline(s, EngineRouter(s))
+
+
+@pytest.mark.slow
+def test_llamacpp_translates_and_summarises_through_the_pipeline(
+        settings: Settings, gguf_models: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = first_lines(3)  # headline, blank line, first paragraph: the whole article is the scenario below
+    with caplog.at_level(logging.DEBUG, logger="service.engines.llm"):
+        result = llamacpp_pipeline(settings, gguf_models, tmp_path).translate(TranslationRequest(
+            text, ["en"], "id", DecodeOptions(beam_size=1, max_output_tokens=32),
+            summary=SummaryOptions(sentences=1, method="abstractive")))
+    prompts = [rec.getMessage() for rec in caplog.records]
+    check_llm_translation(result.results[0], text, "llamacpp", prompts)
+    assert (result.summary.method, result.summary.model) == ("abstractive", GEMMA)  # the source's, by the LLM
+    assert any("Summarise the following news article in Indonesian, in at most 1 sentence." in p for p in prompts)
+    assert result.results[0].summary.mode == "translate"  # then translated with the glossary
+
+
+@pytest.mark.slow
+@pytest.mark.scenario
+def test_llamacpp_translates_and_summarises_the_whole_article(
+        settings: Settings, gguf_models: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     text = SEED.read_text(encoding="utf-8")
     with caplog.at_level(logging.DEBUG, logger="service.engines.llm"):
-        result = pipeline.translate(TranslationRequest(
-            text, ["en"], "id", DecodeOptions(beam_size=1, max_output_tokens=48),
+        result = llamacpp_pipeline(settings, gguf_models, tmp_path).translate(TranslationRequest(
+            text, ["en"], "id", DecodeOptions(beam_size=1, max_output_tokens=32),
             summary=SummaryOptions(sentences=2, method="abstractive", mode="summarise_target")))
+    prompts = [rec.getMessage() for rec in caplog.records]
     r = result.results[0]
-    assert r.ok, r.error
-    assert (r.engine, r.model) == ("llamacpp", GEMMA)
-    assert r.text.count("\n") == text.count("\n")  # the layout comes back, line for line
-    assert r.output_tokens > 0 and r.input_tokens > r.segments * 20  # prompt tokens, counted by llama.cpp
-    prompts = [rec.getMessage() for rec in caplog.records if "prompt" in rec.getMessage()]
-    assert any("Translate the following Indonesian text into English" in p and
-               '- "Kementerian Dalam Negeri" -> "Ministry of Home Affairs"' in p for p in prompts)
-    assert r.terms is not None and r.terms.found > 10
-    assert {c.method for c in r.terms.checks} <= {"instructed", "missing"}
-    assert all(f["flag"] in ("wrong_language", "truncated", "untranslated") for f in r.flags)
-    # summaries: the source's and the English one, both by the LLM, in their own language
-    assert result.summary.method == "abstractive" and result.summary.model == GEMMA
-    assert r.summary.method == "abstractive" and r.summary.mode == "summarise_target"
+    check_llm_translation(r, text, "llamacpp", prompts)
+    assert r.segments > 20
+    assert (r.summary.method, r.summary.mode) == ("abstractive", "summarise_target")
     assert any("Summarise the following news article in English" in p for p in prompts)
 
 
@@ -310,7 +340,7 @@ def test_openai_engine_through_the_api_with_token_usage_in_metrics(served_client
         assert t["error"] is None and t["engine"] == "openai" and t["text"].strip()
         assert t["glossary"]["terms_found"] > 0
         assert {c["method"] for c in t["glossary"]["terms"]} <= {"instructed", "missing"}
-    summary = served_client.post("/v1/summarize", json={"text": first_lines(6), "language": "id",
+    summary = served_client.post("/v1/summarize", json={"text": first_lines(3), "language": "id",
                                                         "method": "abstractive", "sentences": 2})
     assert summary.status_code == 200, summary.get_json()
     assert summary.get_json()["method"] == "abstractive" and summary.get_json()["model"] == GEMMA

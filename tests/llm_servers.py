@@ -56,7 +56,7 @@ def llama_server(gguf: Path, alias: str, n_ctx: int = 2048) -> Iterator[tuple[st
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--chat_format", "gemma",
-           "--n_threads", "1", "--seed", "0"]
+           "--n_threads", "2", "--seed", "0"]
     log = tempfile.TemporaryFile(mode="w+")  # llama.cpp logs a lot: a pipe nobody reads would block it
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ})
     try:

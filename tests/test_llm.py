@@ -210,7 +210,7 @@ def gguf() -> Path:
 @pytest.fixture(scope="module")
 def llama_cpp():
     return pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: bash scripts/setup.sh --llm "
-                                                   "(compiles llama.cpp, ~25 minutes on 2 cores the first time)")
+                                                   "(compiles llama.cpp, ~17 minutes on 2 cores the first time)")
 
 
 LLM_CATALOG = """

@@ -23,7 +23,7 @@ from service.errors import ConfigError, EngineFailed, ModelInvalid
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = ("The llamacpp engine needs llama-cpp-python: run `pip install llama-cpp-python` (it compiles "
-                "llama.cpp where no prebuilt wheel fits: about 15 minutes on 2 cores).")
+                "llama.cpp where no prebuilt wheel fits: about 17 minutes on 2 cores).")
 
 
 class LlamaCppEngine(LLMEngine):

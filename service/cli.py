@@ -181,7 +181,8 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     router = EngineRouter(settings)
     source = languages.normalize(args.source)
-    pairs = router.catalog.pairs() if args.all else [(source, t) for t in languages.ASEAN_TARGETS if t != source]
+    routed = router.catalog.pairs()
+    pairs = routed if args.all else [(source, t) for t in languages.ASEAN_TARGETS if (source, t) in routed]
     from service.catalog import license_label
 
     print(f"models directory: {settings.models_dir}")
@@ -209,18 +210,18 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     store = ModelStore(settings.models_dir)
     path = store.pull(args.name, convert=not args.no_convert, revision=args.revision)
     print(f"installed {args.name} in {path}")
-    print(_license_line(settings, args.name, store.license(args.name)))
+    print(_license_line(settings, args.name, *store.license_info(args.name)))
     return 0
 
 
-def _license_line(settings: Settings, model_id: str, recorded: str) -> str:
+def _license_line(settings: Settings, model_id: str, recorded: str, where: str) -> str:
     """The licence read from the model's card, the catalog's, and whether the license_policy allows it."""
     from service.catalog import Catalog, license_allowed, license_label
 
     catalog = Catalog.load(settings.catalog_path)
     listed = catalog.models[model_id].license if model_id in catalog.models else None
     effective = recorded if recorded != "unknown" or listed is None else listed
-    line = f"licence: {license_label(recorded)} (model card)"
+    line = f"licence: {license_label(recorded)} (from the {where or 'model card'})"
     if listed is not None and listed != recorded:
         line += f"; catalog: {license_label(listed)}"
     if not license_allowed(effective, settings.license_policy):
@@ -237,7 +238,7 @@ def cmd_models_add(args: argparse.Namespace) -> int:
     store = ModelStore(settings.models_dir)
     path = store.add(Path(args.path), name, convert=not args.no_convert)
     print(f"installed {name} in {path}")
-    print(_license_line(settings, name, store.license(name)))
+    print(_license_line(settings, name, *store.license_info(name)))
     return 0
 
 

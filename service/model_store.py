@@ -102,11 +102,15 @@ class ModelStore:
 
     def license(self, model_id: str) -> str:
         """The licence recorded when the model was pulled or added ("unknown" when its card had none)."""
+        return self.license_info(model_id)[0]
+
+    def license_info(self, model_id: str) -> tuple[str, str]:
+        """(licence, where it was read: "README.md metadata" or "GGUF general.license")."""
         try:
             info = json.loads((self.path(model_id) / INFO_FILE).read_text(encoding="utf-8"))
-            return str(info.get("license") or UNKNOWN_LICENSE)
+            return str(info.get("license") or UNKNOWN_LICENSE), str(info.get("license_from", ""))
         except (OSError, ValueError):
-            return UNKNOWN_LICENSE
+            return UNKNOWN_LICENSE, ""
 
     def revision(self, model_id: str) -> str:
         """Changes whenever the installed files do: config and tokenizer contents, weight file sizes."""

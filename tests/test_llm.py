@@ -257,7 +257,7 @@ def first_lines(n: int) -> str:
 @pytest.mark.slow
 def test_models_add_gguf_records_its_licence(gguf_models: Path) -> None:
     store = ModelStore(gguf_models)
-    assert store.has_gguf(GEMMA) and store.license(GEMMA) == "gemma"
+    assert store.has_gguf(GEMMA) and store.license_info(GEMMA) == ("gemma", "GGUF general.license")
 
 
 def check_llm_translation(r, text: str, engine: str, prompts: list[str]) -> None:

@@ -120,10 +120,10 @@ def test_models_list_and_add_show_licences(models_dir: Path, catalog_path: Path,
     added = run("models", "add", str(folder), "--name", "tiny/marian-id-en", "--no-convert",
                 models_dir=tmp_path / "m", catalog=catalog_path)
     assert added.returncode == 0, added.stderr
-    assert "licence: apache-2.0 (model card)" in added.stdout
+    assert "licence: apache-2.0 (from the README.md metadata)" in added.stdout
     bare = run("models", "add", str(models_dir / "tiny--t5" / "hf"), "--name", "tiny/t5", "--no-convert",
                models_dir=tmp_path / "m", catalog=catalog_path)
-    assert "licence: unknown (model card); catalog: apache-2.0" in bare.stdout
+    assert "licence: unknown (from the README.md metadata); catalog: apache-2.0" in bare.stdout
     listed = run("models", "list", models_dir=tmp_path / "m", catalog=catalog_path)
     assert listed.returncode == 0, listed.stderr
     assert "license policy: permissive" in listed.stdout

@@ -9,8 +9,58 @@ from pathlib import Path
 from service import languages
 from service.errors import ConfigError, UnsupportedLanguage, UnsupportedPair
 
-ENGINES = ("ctranslate2", "transformers", "apertium")
-FAMILIES = ("marian", "nllb", "m2m100", "mbart", "t5", "mt5", "bart", "apertium")
+ENGINES = ("ctranslate2", "transformers", "apertium", "openai", "llamacpp")
+#: Engines that run a large language model through a chat prompt (catalog family "llm").
+LLM_ENGINES = ("openai", "llamacpp")
+FAMILIES = ("marian", "nllb", "m2m100", "madlad", "mbart", "t5", "mt5", "bart", "apertium", "llm")
+
+# -- licences --------------------------------------------------------------------------------------
+#: Values of the ``license_policy`` setting. ``permissive`` admits every licence that lets a deployer use the
+#: model for any purpose, including commercially (permissive, copyleft, and custom terms with an acceptable-use
+#: policy such as Gemma's or Llama's); it excludes non-commercial, no-derivatives and research-only licences,
+#: and models whose licence is unknown.
+POLICIES = ("any", "permissive")
+#: Licence classes, from the Hugging Face hub's licence identifiers (model card metadata ``license:``).
+_CLASSES = {
+    "mit": "permissive", "apache-2.0": "permissive", "bsd-2-clause": "permissive", "bsd-3-clause": "permissive",
+    "cc-by-4.0": "permissive", "cc-by-3.0": "permissive", "cc0-1.0": "permissive", "unlicense": "permissive",
+    "bsl-1.0": "permissive", "isc": "permissive", "zlib": "permissive", "mpl-2.0": "copyleft",
+    "gpl-2.0": "copyleft", "gpl-3.0": "copyleft", "gpl-2.0-or-later": "copyleft", "gpl-3.0-or-later": "copyleft",
+    "lgpl-3.0": "copyleft", "agpl-3.0": "copyleft", "cc-by-sa-4.0": "copyleft", "cc-by-sa-3.0": "copyleft",
+    "gemma": "use-restricted", "llama2": "use-restricted", "llama3": "use-restricted",
+    "llama3.1": "use-restricted", "llama3.2": "use-restricted", "llama3.3": "use-restricted",
+    "openrail": "use-restricted", "openrail++": "use-restricted", "bigscience-openrail-m": "use-restricted",
+    "creativeml-openrail-m": "use-restricted", "bigscience-bloom-rail-1.0": "use-restricted",
+}
+EXCLUDED_BY_PERMISSIVE = ("non-commercial", "no-derivatives", "research-only", "unknown")
+UNKNOWN = "unknown"
+
+
+def license_class(license_id: str) -> str:
+    """permissive | copyleft | use-restricted | non-commercial | no-derivatives | research-only | unknown."""
+    lic = (license_id or "").strip().lower()
+    if lic in _CLASSES:
+        return _CLASSES[lic]
+    if "-nc" in lic or "noncommercial" in lic or "non-commercial" in lic:
+        return "non-commercial"
+    if "-nd" in lic:
+        return "no-derivatives"
+    if "research" in lic:
+        return "research-only"
+    return "unknown"
+
+
+def license_allowed(license_id: str, policy: str) -> bool:
+    if policy not in POLICIES:
+        raise ConfigError(f"license_policy must be one of {', '.join(POLICIES)}, not {policy!r}.")
+    return policy == "any" or license_class(license_id) not in EXCLUDED_BY_PERMISSIVE
+
+
+def license_label(license_id: str) -> str:
+    """``MIT``-style label with the class where it matters: ``cc-by-nc-4.0 (non-commercial)``."""
+    lic = (license_id or "").strip() or UNKNOWN
+    kind = license_class(lic)
+    return lic if kind in ("permissive", "unknown") else f"{lic} ({kind})"
 
 
 @dataclass(frozen=True)
@@ -24,6 +74,13 @@ class ModelInfo:
     package: str = ""
     #: prompt template (``prompts/<name>.txt``) for summarisation models; "" for none
     prompt: str = ""
+    #: licence identifier as on the model card (``mit``, ``apache-2.0``, ``cc-by-nc-4.0``, ``gemma``...)
+    license: str = UNKNOWN
+    #: where the licence was verified (the model card's address)
+    source: str = ""
+    #: LLMs: the translation prompt template, and the model's name on an OpenAI-compatible server
+    translate_prompt: str = ""
+    served_name: str = ""
 
     def serves(self, source: str, target: str) -> bool:
         if (source, target) in self.pairs:
@@ -81,7 +138,10 @@ class Catalog:
                 id=model_id, family=family, languages=langs,
                 pairs=tuple(_pair(p, where) for p in spec.get("pairs", [])),
                 target_tokens=tokens, size=spec.get("size", ""), package=spec.get("package", ""),
-                prompt=spec.get("prompt", ""),
+                prompt=spec.get("prompt", "") or ("summarize.llm" if family == "llm" else ""),
+                license=str(spec.get("license", UNKNOWN)).strip() or UNKNOWN, source=spec.get("source", ""),
+                translate_prompt=spec.get("translate_prompt", "translate.llm" if family == "llm" else ""),
+                served_name=spec.get("served_name", ""),
             )
         summarizers: dict[str, list[Candidate]] = {}
         for key, entries in data.get("summarizers", {}).items():
@@ -92,7 +152,7 @@ class Catalog:
                 raise ConfigError(f"{where}: {exc.message}") from exc
             summarizers[lang] = [cls._candidate(entry, models, where) for entry in entries]
             if any(c.engine == "apertium" for c in summarizers[lang]):
-                raise ConfigError(f"{where}: summarisers run on ctranslate2 or transformers.")
+                raise ConfigError(f"{where}: summarisers run on ctranslate2, transformers or an LLM engine.")
         routes: dict[tuple[str, str] | str, list[Candidate]] = {}
         for key, entries in data.get("routes", {}).items():
             where = f"{path}: route {key!r}"
@@ -106,7 +166,8 @@ class Catalog:
         if engine not in ENGINES or model_id not in models:
             raise ConfigError(f"{where}: {entry!r} needs a known engine ({', '.join(ENGINES)}) "
                               "and a model listed under [models].")
-        if (engine == "apertium") != (models[model_id].family == "apertium"):
+        family = models[model_id].family
+        if (engine == "apertium") != (family == "apertium") or (engine in LLM_ENGINES) != (family == "llm"):
             raise ConfigError(f"{where}: {entry!r} pairs an engine with a model it cannot run.")
         return Candidate(engine, models[model_id])
 

@@ -139,6 +139,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, report: Reports) -> None:
+    from service.pipeline import flag_note
+
     source_name = languages.get(result.source).name
     if result.detection is not None:
         why = {"source_prior": " (the source_prior setting)", "target": " (the other candidate is a target)"}
@@ -190,8 +192,7 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
         elif not single:
             report(header)
         for flag in r.flags:
-            report(f"note: a sentence of {flag['tokens']} tokens was longer than the model's limit of "
-                   f"{flag['limit']} and was translated in {flag['parts']} parts: {flag['segment']}...")
+            report(f"note: {flag_note(flag)}")
         if r.terms is not None and args.glossary_report != "none":
             report(_term_report(r.terms, full=args.glossary_report == "full"))
         if r.summary is not None:
@@ -332,15 +333,24 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     router = EngineRouter(settings)
     source = languages.normalize(args.source)
-    pairs = router.catalog.pairs() if args.all else [(source, t) for t in languages.ASEAN_TARGETS if t != source]
+    routed = router.catalog.pairs()
+    pairs = routed if args.all else [(source, t) for t in languages.ASEAN_TARGETS if (source, t) in routed]
+    from service.catalog import license_label
+
     print(f"models directory: {settings.models_dir}")
+    print(f"license policy: {settings.license_policy}")
     for model in router.store.installed():
-        kinds = ", ".join(k for k, ok in (("transformers", model.has_hf), ("ctranslate2", model.has_ct2)) if ok)
-        print(f"installed: {model.id} ({kinds or 'incomplete'})")
+        kinds = ", ".join(k for k, ok in (("transformers", model.has_hf), ("ctranslate2", model.has_ct2),
+                                          ("llamacpp", model.has_gguf)) if ok)
+        lic = model.license
+        if lic == "unknown" and model.id in router.catalog.models:
+            lic = f"unknown on its card; catalog: {router.catalog.models[model.id].license}"
+        print(f"installed: {model.id} ({kinds or 'incomplete'}), licence {license_label(lic)}")
     print()
     for s, t in pairs:
         status = router.status(s, t)
-        served = f"served by {status.available}" if status.available else status.needs
+        served = (f"served by {status.available} ({license_label(status.license)})" if status.available
+                  else status.needs)
         print(f"{s}-{t}  {served}")
     return 0
 
@@ -349,18 +359,38 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     from service.model_store import ModelStore
 
     settings = _settings(args)
-    path = ModelStore(settings.models_dir).pull(args.name, convert=not args.no_convert, revision=args.revision)
+    store = ModelStore(settings.models_dir)
+    path = store.pull(args.name, convert=not args.no_convert, revision=args.revision)
     print(f"installed {args.name} in {path}")
+    print(_license_line(settings, args.name, *store.license_info(args.name)))
     return 0
+
+
+def _license_line(settings: Settings, model_id: str, recorded: str, where: str) -> str:
+    """The licence read from the model's card, the catalog's, and whether the license_policy allows it."""
+    from service.catalog import Catalog, license_allowed, license_label
+
+    catalog = Catalog.load(settings.catalog_path)
+    listed = catalog.models[model_id].license if model_id in catalog.models else None
+    effective = recorded if recorded != "unknown" or listed is None else listed
+    line = f"licence: {license_label(recorded)} (from the {where or 'model card'})"
+    if listed is not None and listed != recorded:
+        line += f"; catalog: {license_label(listed)}"
+    if not license_allowed(effective, settings.license_policy):
+        line += (f"; license_policy = {settings.license_policy} will not use it (set license_policy = \"any\" "
+                 "if your use is allowed)")
+    return line
 
 
 def cmd_models_add(args: argparse.Namespace) -> int:
     from service.model_store import ModelStore
 
     settings = _settings(args)
-    name = args.name or Path(args.path).name
-    path = ModelStore(settings.models_dir).add(Path(args.path), name, convert=not args.no_convert)
+    name = args.name or (Path(args.path).stem if args.path.endswith(".gguf") else Path(args.path).name)
+    store = ModelStore(settings.models_dir)
+    path = store.add(Path(args.path), name, convert=not args.no_convert)
     print(f"installed {name} in {path}")
+    print(_license_line(settings, name, *store.license_info(name)))
     return 0
 
 
@@ -618,7 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision")
     p.add_argument("--no-convert", action="store_true", help="keep only the transformers weights")
     p.set_defaults(func=cmd_models_pull)
-    p = models.add_parser("add", parents=[common], help="install a local Hugging Face model folder (offline)")
+    p = models.add_parser("add", parents=[common],
+                          help="install a local Hugging Face model folder or a .gguf file (offline)")
     p.add_argument("path")
     p.add_argument("--name", help="model id to install it as (e.g. Helsinki-NLP/opus-mt-id-en)")
     p.add_argument("--no-convert", action="store_true")

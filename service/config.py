@@ -230,6 +230,36 @@ class Settings(BaseSettings):
     #: pair from Indonesian that has an engine on this machine).
     preload: str = "auto"
 
+    # -- licences and LLM back ends --------------------------------------------------------------------------
+    #: Which model licences the router may use: "permissive" (the default: any licence that allows every use,
+    #: commercial included; non-commercial, no-derivatives, research-only and unknown licences are skipped) or
+    #: "any". A government service must be able to run its default legally for any purpose; NLLB-200
+    #: (CC-BY-NC-4.0) is an opt-in for non-commercial deployers.
+    license_policy: str = "permissive"
+    #: OpenAI-compatible chat-completions server (vLLM, llama.cpp server, Ollama, TGI), e.g.
+    #: "http://127.0.0.1:8000/v1"; empty = no such server, the catalog's openai candidates are skipped.
+    openai_base_url: str = ""
+    #: Bearer key for that server (local servers usually accept any).
+    openai_api_key: str = ""
+    #: Seconds one chat request may take before it fails (EngineFailed): a stuck server must not hold a worker.
+    #: 120 s covers a long paragraph from a 9B model on one GPU with room to spare.
+    openai_timeout_s: float = 120.0
+    #: Retries of a failed request (connection errors, 408/409/429/5xx), with exponential backoff and jitter.
+    openai_max_retries: int = 2
+    #: Requests one engine call keeps in flight: servers batch concurrent requests (vLLM continuous batching);
+    #: 8 fills a small GPU server without queueing other clients behind one document.
+    openai_concurrency: int = 8
+    #: Context window assumed for an LLM (tokens, prompt + output); segments longer than a third of it are
+    #: split (a translation may be twice its input). 4096 fits every current chat model.
+    llm_context_tokens: int = 4096
+    #: Sampling temperature for LLM engines: 0 (greedy) makes translations repeatable and cacheable.
+    llm_temperature: float = 0.0
+    #: llamacpp: chat template name of llama-cpp-python ("gemma", "chatml", "llama-3"...) for GGUF files that
+    #: carry none; empty = the file's own template.
+    llamacpp_chat_format: str = ""
+    #: llamacpp: seconds one generation may take before it is stopped and reported as an engine failure.
+    llamacpp_timeout_s: float = 300.0
+
     @property
     def threads(self) -> tuple[int, int]:
         """(intra, inter) thread counts, never above the cores available."""

@@ -54,13 +54,18 @@ def make_key(engine: str, model: str, revision: str, source: str, target: str, o
 
 
 def encode(t: SegmentTranslation) -> bytes:
-    return json.dumps([[[h.text, h.score] for h in t.hypotheses], t.input_tokens, t.output_tokens],
+    """Hypotheses, token counts and the engine's flags on the segment (an LLM's post-checks)."""
+    flags = t.metadata.get("flags") or []
+    return json.dumps([[[h.text, h.score] for h in t.hypotheses], t.input_tokens, t.output_tokens, flags],
                       ensure_ascii=False).encode("utf-8")
 
 
 def decode(data: bytes) -> SegmentTranslation:
-    hyps, inp, out = json.loads(data)
-    return SegmentTranslation([Hypothesis(text, score) for text, score in hyps], inp, out, {"memory": True})
+    hyps, inp, out, *rest = json.loads(data)
+    metadata: dict[str, object] = {"memory": True}
+    if rest and rest[0]:
+        metadata["flags"] = rest[0]
+    return SegmentTranslation([Hypothesis(text, score) for text, score in hyps], inp, out, metadata)
 
 
 class LruMemory:

@@ -1,7 +1,9 @@
 """The models directory: pulling from the hub, adding local folders, converting to CTranslate2.
 
 Layout: ``<models_dir>/<org>--<name>/hf`` (weights + tokenizer, for transformers and for tokenizing)
-and ``.../ctranslate2`` (int8 conversion). A model appears only when complete: it is built in a
+and ``.../ctranslate2`` (int8 conversion), or ``.../gguf/<file>.gguf`` for a llama.cpp model; beside them
+``model.json`` records the licence read from the model card's metadata (README.md front matter, or the GGUF
+file's ``general.license``), "unknown" when there is none. A model appears only when complete: it is built in a
 ``.partial-*`` folder next to its final place and renamed at the end, so an interrupted pull leaves
 nothing that looks usable. Over an installed model, the old one stays in place until the new one is complete;
 then it is renamed aside (``.old-*``), the new one renamed in, and the old one removed; if the swap fails, the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -26,7 +29,37 @@ log = logging.getLogger(__name__)
 
 #: Files a pull fetches: weights, configs, tokenizers. Other repos' extras (flax/tf/onnx weights) are skipped.
 HF_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.spm", "*.txt", "sentencepiece*", "spiece*",
-               "pytorch_model*.bin"]
+               "pytorch_model*.bin", "README.md"]
+UNKNOWN_LICENSE = "unknown"
+INFO_FILE = "model.json"
+
+
+def card_license(hf_dir: Path) -> str:
+    """The ``license:`` of a Hugging Face model card's metadata (``licenses:`` lists too), or "unknown"."""
+    readme = hf_dir / "README.md"
+    if not readme.is_file():
+        return UNKNOWN_LICENSE
+    from huggingface_hub.repocard import metadata_load
+
+    try:
+        meta = metadata_load(readme) or {}
+    except Exception:  # malformed YAML front matter: no usable metadata
+        return UNKNOWN_LICENSE
+    value = meta.get("license") or meta.get("licenses")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value).strip().lower() if value else UNKNOWN_LICENSE
+
+
+def gguf_license(path: Path) -> str:
+    """``general.license`` from a GGUF file's metadata, or "unknown"."""
+    try:
+        from gguf import GGUFReader
+
+        field = GGUFReader(str(path)).fields.get("general.license")
+        return str(field.contents()).strip().lower() if field is not None else UNKNOWN_LICENSE
+    except Exception:  # not a GGUF file, or one the reader cannot parse: the engine will say so when loading
+        return UNKNOWN_LICENSE
 TOKENIZER_FILES = ("tokenizer.json", "source.spm", "spiece.model", "sentencepiece.bpe.model", "vocab.json")
 
 
@@ -40,6 +73,8 @@ class InstalledModel:
     path: Path
     has_hf: bool
     has_ct2: bool
+    has_gguf: bool = False
+    license: str = UNKNOWN_LICENSE
 
 
 class ModelStore:
@@ -61,10 +96,30 @@ class ModelStore:
     def has_ct2(self, model_id: str) -> bool:
         return (self.ct2_dir(model_id) / "model.bin").is_file() and self.has_hf(model_id)
 
+    def gguf_file(self, model_id: str) -> Path | None:
+        folder = self.path(model_id) / "gguf"
+        files = sorted(folder.glob("*.gguf")) if folder.is_dir() else []
+        return files[0] if files else None
+
+    def has_gguf(self, model_id: str) -> bool:
+        return self.gguf_file(model_id) is not None
+
+    def license(self, model_id: str) -> str:
+        """The licence recorded when the model was pulled or added ("unknown" when its card had none)."""
+        return self.license_info(model_id)[0]
+
+    def license_info(self, model_id: str) -> tuple[str, str]:
+        """(licence, where it was read: "README.md metadata" or "GGUF general.license")."""
+        try:
+            info = json.loads((self.path(model_id) / INFO_FILE).read_text(encoding="utf-8"))
+            return str(info.get("license") or UNKNOWN_LICENSE), str(info.get("license_from", ""))
+        except (OSError, ValueError):
+            return UNKNOWN_LICENSE, ""
+
     def revision(self, model_id: str) -> str:
         """Changes whenever the installed files do: config and tokenizer contents, weight file sizes."""
         h = hashlib.sha256()
-        for folder in (self.hf_dir(model_id), self.ct2_dir(model_id)):
+        for folder in (self.hf_dir(model_id), self.ct2_dir(model_id), self.path(model_id) / "gguf"):
             if not folder.is_dir():
                 continue
             for path in sorted(folder.iterdir()):
@@ -81,7 +136,8 @@ class ModelStore:
         for entry in sorted(self.root.iterdir()):
             if entry.is_dir() and not entry.name.startswith("."):
                 model_id = entry.name.replace("--", "/")
-                out.append(InstalledModel(model_id, entry, self.has_hf(model_id), self.has_ct2(model_id)))
+                out.append(InstalledModel(model_id, entry, self.has_hf(model_id), self.has_ct2(model_id),
+                                          self.has_gguf(model_id), self.license(model_id)))
         return out
 
     # -- building ----------------------------------------------------------------------------------
@@ -154,10 +210,13 @@ class ModelStore:
             shutil.rmtree(staging, ignore_errors=True)
 
     def add(self, source: Path, model_id: str, convert: bool = True) -> Path:
-        """Install a local Hugging Face model folder (the offline route) under ``model_id``."""
+        """Install a local Hugging Face model folder, or a GGUF file (the offline route) under ``model_id``."""
         source = Path(source)
+        if source.is_file() and source.suffix == ".gguf":
+            return self._add_gguf(source, model_id)
         if not (source / "config.json").is_file():
-            raise InvalidInput(f"{source} is not a Hugging Face model folder (it has no config.json).")
+            raise InvalidInput(f"{source} is neither a Hugging Face model folder (it has no config.json) "
+                               "nor a .gguf file.")
         if convert:
             require_converter()
         self._recover(model_id)
@@ -176,8 +235,25 @@ class ModelStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def _add_gguf(self, source: Path, model_id: str) -> Path:
+        self._recover(model_id)
+        staging = self._staging()
+        try:
+            (staging / "gguf").mkdir()
+            shutil.copyfile(source, staging / "gguf" / source.name)
+            self._record(staging, model_id, gguf_license(staging / "gguf" / source.name), "GGUF general.license")
+            return self._commit(staging, model_id)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    @staticmethod
+    def _record(staging: Path, model_id: str, license_id: str, where: str) -> None:
+        info = {"id": model_id, "license": license_id, "license_from": where}
+        (staging / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
     def _finish(self, staging: Path, model_id: str, convert: bool) -> None:
         hf = staging / "hf"
+        self._record(staging, model_id, card_license(hf), "README.md metadata")
         for leftover in (hf / ".cache",):
             shutil.rmtree(leftover, ignore_errors=True)
         if not any((hf / name).exists() for name in TOKENIZER_FILES):

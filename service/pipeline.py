@@ -29,7 +29,15 @@ from typing import Protocol
 
 from service import languages
 from service.config import Settings
-from service.engines.base import DecodeOptions, Engine, SegmentTranslation
+from service.engines.base import (
+    TERMS_BY_INSTRUCTION,
+    DecodeOptions,
+    Engine,
+    SegmentTranslation,
+    split_terms,
+    term_handling,
+    with_terms,
+)
 from service.errors import (
     ConfigError,
     EmptyText,
@@ -143,7 +151,7 @@ class _Unique:
     """What translating a set of distinct sentences produced, per sentence."""
 
     text: dict[str, tuple[str, list[TermCheck]]] = field(default_factory=dict)  # translation, term checks
-    flags: dict[str, dict[str, object]] = field(default_factory=dict)
+    flags: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     alternatives: dict[str, list[str]] = field(default_factory=dict)
     tokens: dict[str, tuple[int, int]] = field(default_factory=dict)  # input, output
     engine_seconds: float = 0.0
@@ -374,7 +382,7 @@ class Pipeline:
                 result.engine, result.model = engine.name, engine.model
                 result.segments, result.unique_segments = len(sentences), len(own)
                 result.text = "".join(done.text[p.text][0] if p.translate else p.text for p in pieces)
-                result.flags = [done.flags[s] for s in own if s in done.flags]
+                result.flags = [flag for s in own for flag in done.flags.get(s, ())]
                 result.alternatives = {s: done.alternatives[s] for s in own if s in done.alternatives}
                 result.input_tokens = sum(done.tokens[s][0] for s in own)
                 result.output_tokens = sum(done.tokens[s][1] for s in own)
@@ -401,24 +409,31 @@ class Pipeline:
         def count(s: str) -> int:
             return engine.count_tokens(s, source, target)
 
-        protected = {s: layer.protect(s, source, target) if layer else Protected(s) for s in unique}
+        # The engine says how it keeps terms: placeholders it copies, or instructions it follows.
+        instructed = layer is not None and term_handling(engine) == TERMS_BY_INSTRUCTION
+        if layer is None:
+            protected = {s: Protected(s) for s in unique}
+        else:
+            mark = layer.instruct if instructed else layer.protect
+            protected = {s: mark(s, source, target) for s in unique}
         parts_of: dict[str, list[str]] = {}
         lengths: dict[str, int] = {}
         for sentence in unique:
-            text = protected[sentence].text
-            n = count(text)
+            prot = protected[sentence]
+            n = count(prot.text)
+            parts = [prot.text]
             if n > engine.max_input_tokens:
-                parts = document.split_long(text, engine.max_input_tokens, count)
-                out.flags[sentence] = {"flag": "split", "segment": sentence[:80], "parts": len(parts),
-                                       "tokens": n, "limit": engine.max_input_tokens}
-                parts_of[sentence] = parts
-                for part in parts:
-                    lengths[part] = count(part)
-            else:
-                parts_of[sentence] = [text]
-                lengths[text] = n
+                parts = document.split_long(prot.text, engine.max_input_tokens, count)
+                out.flags.setdefault(sentence, []).append(
+                    {"flag": "split", "segment": sentence[:80], "parts": len(parts), "tokens": n,
+                     "limit": engine.max_input_tokens})
+            if instructed:  # each part carries the required forms of its own terms
+                parts = [with_terms(part, TermLayer.instructions(prot, part)) for part in parts]
+            parts_of[sentence] = parts
+            for part in parts:
+                lengths[part] = n if len(parts) == 1 else count(part)
         # With protected terms, ask for the whole beam so that a hypothesis keeping every term can be chosen.
-        if any(p.slots for p in protected.values()) and options.beam_size > options.n_best:
+        if not instructed and any(p.slots for p in protected.values()) and options.beam_size > options.n_best:
             engine_options = replace(options, n_best=options.beam_size)
         else:
             engine_options = options
@@ -429,14 +444,23 @@ class Pipeline:
             chosen = []
             for part in parts_of[sentence]:
                 hyps = [h.text for h in done[part].hypotheses]
-                chosen.append(TermLayer.choose(hyps, prot.placeholders_in(part)) if prot.slots else hyps[0])
+                placeholders = prot.slots and not instructed
+                chosen.append(TermLayer.choose(hyps, prot.placeholders_in(part)) if placeholders else hyps[0])
             joined = joiner.join(chosen)
-            out.text[sentence] = layer.restore(joined, prot, target) if layer else (joined, [])
+            if layer is None:
+                out.text[sentence] = (joined, [])
+            else:
+                out.text[sentence] = (layer.verify(joined, prot, target) if instructed
+                                      else layer.restore(joined, prot, target))
             out.tokens[sentence] = (sum(done[p].input_tokens for p in parts_of[sentence]),
                                     sum(done[p].output_tokens for p in parts_of[sentence]))
+            for part in parts_of[sentence]:  # the engine's post-checks (LLM engines)
+                for flag in done[part].metadata.get("flags") or ():
+                    out.flags.setdefault(sentence, []).append({**flag, "segment": sentence[:80]})
             if options.n_best > 1 and len(parts_of[sentence]) == 1:
                 hyps = [h.text for h in done[parts_of[sentence][0]].hypotheses][: options.n_best]
-                out.alternatives[sentence] = [layer.restore(h, prot, target)[0] if layer else h for h in hyps]
+                out.alternatives[sentence] = [layer.restore(h, prot, target)[0] if layer and not instructed else h
+                                              for h in hyps]
         return out
 
     def _run_batches(self, engine: Engine, lengths: dict[str, int], source: str, target: str,
@@ -459,6 +483,22 @@ class Pipeline:
             seconds += time.perf_counter() - t0
             out.update(zip(batch, translations, strict=True))
         return out, seconds
+
+
+def flag_note(flag: dict[str, object]) -> str:
+    """One sentence for a user about a segment flag (the CLI and the web form show these)."""
+    kind = flag.get("flag")
+    segment = f": {flag['segment']}..." if flag.get("segment") else ""
+    if kind == "split":
+        return (f"a sentence of {flag['tokens']} tokens was longer than the model's limit of {flag['limit']} and was "
+                f"translated in {flag['parts']} parts{segment}")
+    if kind == "wrong_language":
+        return f"the engine answered in {flag['detected']}, not {flag['expected']}{segment}"
+    if kind == "truncated":
+        return f"the engine's output was cut at the length limit{segment}"
+    if kind == "untranslated":
+        return f"the engine gave no translation ({flag.get('reason', 'no answer')}); the source is kept{segment}"
+    return f"{kind}{segment}"
 
 
 def _document_report(layer: TermLayer, pieces: list[document.Piece],

@@ -1,5 +1,7 @@
-"""Session fixtures: tiny random-weight models (Marian, NLLB-style M2M100, T5) built offline, installed
-through the real ``ModelStore.add`` (which converts them to CTranslate2), and a catalog that routes to them."""
+"""Session fixtures: tiny random-weight models (Marian, NLLB-style M2M100, M2M100, MADLAD-style T5, T5) built
+offline, installed through the real ``ModelStore.add`` (which converts them to CTranslate2), and a catalog that
+routes to them. Catalog entries carry licences: the default license_policy skips models whose licence is
+unknown."""
 
 from __future__ import annotations
 
@@ -26,25 +28,41 @@ TEST_CATALOG = """
 [models."tiny/marian-id-en"]
 family = "marian"
 pairs = ["id-en"]
+license = "apache-2.0"
 
 [models."tiny/marian-multi"]
 family = "marian"
 pairs = ["id-ms", "id-tl"]
 target_tokens = { ms = ">>zsm_Latn<<", tl = ">>tgl<<" }
+license = "apache-2.0"
 
 [models."tiny/nllb"]
 family = "nllb"
 languages = ["id", "en", "ms", "th", "vi", "tl", "km", "lo", "my"]
+license = "mit"
+
+[models."tiny/m2m100"]
+family = "m2m100"
+languages = ["id", "en", "ms", "th", "vi", "tl", "km", "lo", "my"]
+license = "mit"
+
+[models."tiny/madlad"]
+family = "madlad"
+languages = ["id", "en", "ms", "th", "vi", "tl", "km", "lo", "my"]
+target_tokens = { tl = "<2fil>" }
+license = "apache-2.0"
 
 [models."tiny/t5"]
 family = "t5"
 languages = ["en", "id"]
 prompt = "summarize.t5"
+license = "apache-2.0"
 
 [models."ind-zlm"]
 family = "apertium"
 pairs = ["id-ms"]
 package = "apertium-ind-zlm"
+license = "gpl-3.0"
 
 [routes]
 "id-en" = ["ctranslate2:tiny/marian-id-en", "transformers:tiny/marian-id-en"]
@@ -68,6 +86,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
               "tiny/marian-multi")
     store.add(model_factory.build_nllb(build / "nllb"), "tiny/nllb")
     store.add(model_factory.build_t5(build / "t5"), "tiny/t5")
+    store.add(model_factory.build_m2m100(build / "m2m100"), "tiny/m2m100")
+    store.add(model_factory.build_madlad(build / "madlad"), "tiny/madlad")
     return root
 
 

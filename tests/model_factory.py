@@ -150,3 +150,70 @@ def build_t5(out: Path, shape: Shape = TINY) -> Path:
     )
     T5ForConditionalGeneration(config).eval().save_pretrained(out)
     return out
+
+
+def build_m2m100(out: Path, shape: Shape = TINY) -> Path:
+    """An M2M100 model (facebook/m2m100_418M's architecture and tokenizer: ``__xx__`` language tokens, the
+    target's forced as the first output token) with its real ``M2M100Tokenizer``."""
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
+
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_file = train_spm(Path(tmp), shape.vocab_size, "bpe", ids=(0, 1, 2, 3))
+        sp = spm.SentencePieceProcessor(model_file=str(model_file))
+        vocab: dict[str, int] = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+        for i in range(sp.get_piece_size()):
+            vocab.setdefault(sp.id_to_piece(i), len(vocab))
+        (Path(tmp) / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        shutil.copy(model_file, Path(tmp) / "sentencepiece.bpe.model")
+        # As in the hub's special_tokens_map.json, the 100 ``__xx__`` tokens are special tokens (the
+        # CTranslate2 converter finds them in the vocabulary that way).
+        tokenizer = M2M100Tokenizer(str(Path(tmp) / "vocab.json"), str(Path(tmp) / "sentencepiece.bpe.model"),
+                                    src_lang="id", tgt_lang="en", additional_special_tokens=[
+                                        f"__{c}__" for c in FAIRSEQ_LANGUAGE_CODES["m2m100"]])
+        tokenizer.save_pretrained(out)
+    size = len(tokenizer) + tokenizer.num_madeup_words  # M2M100's embedding has 8 unused "madeup" rows
+    config = M2M100Config(
+        vocab_size=size, d_model=shape.d_model, encoder_layers=shape.layers, decoder_layers=shape.layers,
+        encoder_attention_heads=shape.heads, decoder_attention_heads=shape.heads,
+        encoder_ffn_dim=shape.ffn, decoder_ffn_dim=shape.ffn, max_position_embeddings=shape.max_positions,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        scale_embedding=True,
+    )
+    M2M100ForConditionalGeneration(config).eval().save_pretrained(out)
+    return out
+
+
+#: MADLAD-400's target tokens for our languages (Filipino is ``fil`` there).
+MADLAD_TOKENS = ["<2id>", "<2en>", "<2ms>", "<2th>", "<2vi>", "<2fil>", "<2km>", "<2lo>", "<2my>"]
+
+
+def build_madlad(out: Path, shape: Shape = TINY) -> Path:
+    """A MADLAD-400-style T5 model (google/madlad400-3b-mt's architecture: T5 with a SentencePiece vocabulary
+    whose ``<2xx>`` pieces select the target language)."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
+
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        corpus = directory / "corpus.txt"
+        corpus.write_text("\n".join(CORPUS * 3) + "\n", encoding="utf-8")
+        spm.SentencePieceTrainer.train(
+            input=str(corpus), model_prefix=str(directory / "spiece"), vocab_size=shape.vocab_size,
+            character_coverage=1.0, hard_vocab_limit=False, bos_id=-1, pad_id=0, eos_id=1, unk_id=2,
+            user_defined_symbols=MADLAD_TOKENS, minloglevel=2,
+        )
+        corpus.unlink()
+        tokenizer = T5Tokenizer.from_pretrained(tmp, extra_ids=0)
+        tokenizer.save_pretrained(out)
+    config = T5Config(
+        vocab_size=len(tokenizer), d_model=shape.d_model, d_kv=shape.d_model // shape.heads, d_ff=shape.ffn,
+        num_layers=shape.layers, num_decoder_layers=shape.layers, num_heads=shape.heads,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=0,
+    )
+    T5ForConditionalGeneration(config).eval().save_pretrained(out)
+    return out

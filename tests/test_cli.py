@@ -31,7 +31,10 @@ def test_main_job_offline_translates_malay_and_names_missing_models(tmp_path: Pa
     assert "python -m service models pull Helsinki-NLP/opus-mt-id-en" in table and "models pull" not in out
     for code in ("th", "vi", "tl", "km", "lo", "my"):
         line = next(line for line in table.splitlines() if line.startswith(f"{code} ("))
-        assert "python -m service models pull facebook/nllb-200-distilled-600M" in line
+        # the permissive default suggests the smallest model it may run, and says which one it skipped
+        assert "python -m service models pull facebook/m2m100_418M" in line and "mit" in line
+        assert "license_policy = permissive skips facebook/nllb-200-distilled-600M: cc-by-nc-4.0 (non-commercial)" \
+            in line
     assert "Traceback" not in done.stderr
 
 
@@ -164,7 +167,12 @@ def test_summarize_command(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "ratio must be above 0" in bad.stderr
     missing = run("summarize", str(SEED), "--method", "abstractive", models_dir=tmp_path)
     assert missing.returncode == 3
-    assert "models pull csebuetnlp/mT5_multilingual_XLSum" in missing.stderr
+    # XL-Sum is non-commercial: the permissive default points to an LLM server instead, and says why
+    assert "needs LLM" in missing.stderr and "set openai_base_url" in missing.stderr
+    assert "skips csebuetnlp/mT5_multilingual_XLSum: cc-by-nc-sa-4.0 (non-commercial)" in missing.stderr
+    opted_in = run("summarize", str(SEED), "--method", "abstractive", models_dir=tmp_path,
+                   env={"ASEAN_MT_LICENSE_POLICY": "any"})
+    assert opted_in.returncode == 3 and "models pull csebuetnlp/mT5_multilingual_XLSum" in opted_in.stderr
 
 
 def test_main_job_shows_summaries(tmp_path: Path) -> None:

@@ -84,7 +84,8 @@ def test_detect_languages_glossaries_summarize(client: FlaskClient, seed_text: s
     assert len(langs["languages"]) == 9
     pair = next(p for p in langs["pairs"] if (p["source"], p["target"]) == ("id", "ms"))
     assert pair == {"source": "id", "target": "ms", "available": True, "engine": "apertium", "model": "ind-zlm",
-                    "needs": None}
+                    "license": "gpl-3.0", "needs": None}
+    assert langs["license_policy"] == "permissive"
     glossaries = client.get("/v1/glossaries").get_json()["glossaries"]
     assert glossaries[0]["name"] == "asean-smart-cities" and glossaries[0]["entries"] >= 40
     one = client.get("/v1/glossaries/asean-smart-cities").get_json()

@@ -2,10 +2,18 @@
 
 An engine translates a batch of already-segmented sentences from one language to another. It knows
 nothing about documents, glossaries, caching or front ends: those are layers above it.
+
+One capability differs between engines and is asked by the pipeline, never inferred from an engine's name:
+how glossary terms are kept (:func:`term_handling`). Seq2seq and rule-based engines copy placeholders, so
+the pipeline swaps each term for a ``ZXQn`` code and restores the required form afterwards. Large language
+models follow instructions but rewrite or drop codes, so an engine whose ``term_handling`` is
+``"instructions"`` receives each segment with its terms attached (:func:`with_terms`) and is told to use the
+required target forms; the per-term report verifies the output either way.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -94,3 +102,35 @@ def layers(engine: object) -> Iterator[object]:
         if not isinstance(engine, EngineLayer):
             return
         engine = engine.inner
+
+
+TERMS_BY_PLACEHOLDER = "placeholders"
+TERMS_BY_INSTRUCTION = "instructions"
+#: Separates a segment from its attached glossary terms (ASCII record separator: never in a sentence the
+#: pipeline sends, and split at its last occurrence, so a stray one in the input is harmless).
+_TERMS_MARK = "\x1e"
+
+
+def term_handling(engine: object) -> str:
+    """``"placeholders"`` (the default) or ``"instructions"``; layers around an engine pass the attribute on."""
+    return getattr(engine, "term_handling", TERMS_BY_PLACEHOLDER)
+
+
+def with_terms(text: str, terms: Sequence[tuple[str, str]]) -> str:
+    """The segment as sent to an instruction-following engine: the text, then its (source form, required target
+    form) pairs. The terms are part of the segment string, so the translation memory keys on them and batching
+    layers carry them unchanged."""
+    if not terms:
+        return text
+    return text + _TERMS_MARK + json.dumps([list(t) for t in terms], ensure_ascii=False)
+
+
+def split_terms(segment: str) -> tuple[str, list[tuple[str, str]]]:
+    """Inverse of :func:`with_terms`."""
+    text, mark, payload = segment.rpartition(_TERMS_MARK)
+    if not mark:
+        return segment, []
+    try:
+        return text, [(str(a), str(b)) for a, b in json.loads(payload)]
+    except (ValueError, TypeError):
+        return segment, []

@@ -5,6 +5,7 @@ Families signal languages differently:
 - Marian (OPUS-MT): one model per pair; multi-target models take a ``>>xxx<<`` token before the source;
 - NLLB-200: source language token set on the tokenizer, target language token forced as first output;
 - M2M100: like NLLB with ``__xx__`` tokens; mBART-50: like NLLB with ``xx_XX`` tokens;
+- MADLAD-400 (T5 architecture): a ``<2xx>`` target-language token before the source text, no source token;
 - T5/mT5: an instruction prefix in the source text (``prompts/translate.t5.txt``).
 """
 
@@ -52,6 +53,7 @@ class HFAdapter:
         self.max_output_tokens = positions - 2 if positions else 1024
         self._lock = threading.Lock()
         self._prompt = load_prompt("translate.t5") if info.family == "t5" else None
+        self._known_tokens: set[str] = set()
 
     # -- source side -------------------------------------------------------------------------------
     def _source_text(self, text: str, source: str, target: str) -> str:
@@ -61,10 +63,22 @@ class HFAdapter:
                 raise UnsupportedPair(f"{self.info.id} has no target token for {target}.", source=source,
                                       target=target)
             return f"{token} {text}"
+        if self.info.family == "madlad":
+            return f"{self.madlad_token(source, target)} {text}"
         if self._prompt is not None:
             return self._prompt.render(source_name=languages.get(source).name,
                                        target_name=languages.get(target).name, text=text)
         return text
+
+    def madlad_token(self, source: str, target: str) -> str:
+        """``<2xx>`` for the target (the catalog's target_tokens where MADLAD's code differs, e.g. <2fil>)."""
+        token = self.info.target_tokens.get(target) or f"<2{target}>"
+        if token not in self._known_tokens:
+            if self.tokenizer.convert_tokens_to_ids(token) in (None, self.tokenizer.unk_token_id):
+                raise UnsupportedPair(f"{self.info.id} has no target token {token} for {target}.", source=source,
+                                      target=target)
+            self._known_tokens.add(token)
+        return token
 
     def _set_source_language(self, source: str) -> None:
         family = self.info.family

@@ -102,8 +102,10 @@ def list_languages() -> Response:
         pairs.append({"source": source, "target": target, "available": status.available is not None,
                       "engine": status.available.engine if status.available else None,
                       "model": status.available.model.id if status.available else None,
+                      "license": status.license or None,
                       "needs": status.needs or None})
     return jsonify({
+        "license_policy": state.settings.license_policy,
         "languages": [{"code": lang.code, "name": lang.name, "flores": lang.flores}
                       for lang in languages.LANGUAGES.values()],
         "pairs": pairs,

@@ -30,7 +30,7 @@ from service.http.policy import PAGE, PUBLIC, body, route
 from service.http.security import SESSION_KEY
 from service.http.state import current_service
 from service.keys import hash_key
-from service.pipeline import TranslationRequest, TranslationResult
+from service.pipeline import TranslationRequest, TranslationResult, flag_note
 from service.summaries.options import SummaryOptions
 from service.terminology.enforce import TermReport
 from service.terminology.matcher import bounded
@@ -95,7 +95,7 @@ def _page(status: int = 200, **context: Any) -> Response:
     response = make_response(render_template(
         "index.html", languages=list(languages.LANGUAGES.values()),
         glossaries=store.usable(), values=defaults | context.pop("values", {}),
-        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight,
+        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, flag_note=flag_note,
         language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
         **context), status)
     return response

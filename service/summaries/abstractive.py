@@ -7,8 +7,9 @@ fit in one window. The result says how many chunks and rounds it took.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from service import languages
 from service.engines.base import DecodeOptions, TextGenerator
 from service.prompts import Prompt
 from service.summaries.options import CHARS_PER_WORD_NO_SPACES, SummaryOptions
@@ -25,6 +26,17 @@ class AbstractiveResult:
     text: str
     chunks: int
     rounds: int
+    #: the engine's flags on its outputs (an LLM's post-checks), and the languages it was detected writing in
+    flags: list[dict[str, object]] = field(default_factory=list)
+    detected: list[str] = field(default_factory=list)
+
+
+def length_phrase(options: SummaryOptions, sentences_available: int) -> str:
+    """The length asked of an instruction-following model, e.g. "in at most 3 sentences"."""
+    if options.words is not None:
+        return f"in at most {options.words} words"
+    n = options.sentence_budget(sentences_available) or 3
+    return f"in at most {n} sentence{'s' if n > 1 else ''}"
 
 
 def output_budget(options: SummaryOptions, sentences_available: int) -> int:
@@ -56,24 +68,36 @@ def chunk_sentences(sentences: list[str], fits) -> list[str]:  # fits: Callable[
 
 
 def summarize(engine: TextGenerator, prompt: Prompt, sentences: list[str], options: SummaryOptions,
-              beam_size: int = 4, no_spaces: bool = False) -> AbstractiveResult:
+              beam_size: int = 4, no_spaces: bool = False, lang: str = "en") -> AbstractiveResult:
+    """``lang``: the summary's language, for prompts that ask for one (``{language}``, ``{length}``)."""
     limit = engine.max_input_tokens
+    values = {"language": languages.get(lang).name, "length": length_phrase(options, len(sentences))}
+
+    def render(text: str) -> str:
+        return prompt.render(text=text, **values)
 
     def fits(text: str) -> bool:
-        return engine.count_raw_tokens(prompt.render(text=text)) <= limit
+        return engine.count_raw_tokens(render(text)) <= limit
 
     budget = output_budget(options, len(sentences))
     decode = DecodeOptions(beam_size=beam_size, max_output_tokens=budget)
     pieces = sentences
     chunks_first = 0
+    flags: list[dict[str, object]] = []
+    detected: list[str] = []
     for round_number in range(1, MAX_ROUNDS + 1):
         chunks = chunk_sentences(pieces, fits)
         chunks_first = chunks_first or len(chunks)
-        outputs = engine.generate([prompt.render(text=c) for c in chunks], decode)
+        outputs = engine.generate([render(c) for c in chunks], decode)
+        for o in outputs:
+            flags.extend(f for f in o.metadata.get("flags") or () if f not in flags)
+            if o.metadata.get("language"):
+                detected.append(str(o.metadata["language"]))
         texts = [o.text.strip() for o in outputs if o.text.strip()]
         joined = ("" if no_spaces else " ").join(texts)
         if len(chunks) == 1 or round_number == MAX_ROUNDS:
-            return AbstractiveResult(_trim_words(joined, options, no_spaces), chunks_first, round_number)
+            return AbstractiveResult(_trim_words(joined, options, no_spaces), chunks_first, round_number, flags,
+                                     detected)
         pieces = texts
     raise AssertionError("unreachable")
 

@@ -77,10 +77,13 @@ class Summarizer:
         if prompt is None:
             raise ModelMissing(f"{engine.model} has no prompt template in the catalog.")
         result = abstractive.summarize(engine, prompt, sentences, options, self.beam_size,
-                                       languages.get(lang).no_spaces)
+                                       languages.get(lang).no_spaces, lang)
         parts = [s.strip() for s in self.segmenter.split(result.text, lang) if s.strip()]
-        flags: list[dict[str, object]] = []
+        flags: list[dict[str, object]] = list(result.flags)
         if result.chunks > 1:
             flags.append({"flag": "chunked", "chunks": result.chunks, "rounds": result.rounds})
+        wrong = sorted({d for d in result.detected if not languages.same_language(d, lang)})
+        if wrong:  # an LLM engine reported the language it wrote in
+            flags.append({"flag": "wrong_language", "expected": lang, "detected": wrong[0]})
         return Summary(lang, render(parts, options.style) if parts else "", "abstractive", engine.model, parts,
                        flags)

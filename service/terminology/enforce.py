@@ -21,6 +21,12 @@ report lists them apart from the glossary terms.
 all caps, a capital first letter (sentence start, title case) capitalises the target form's first letter, and
 otherwise the glossary's form is written as it is. Case-sensitive and do-not-translate entries are written
 exactly as the glossary says; scripts without case (Thai, Khmer, Lao, Burmese) are left alone.
+
+For engines that follow instructions instead of copying placeholders (LLMs: ``term_handling ==
+"instructions"``), :meth:`TermLayer.instruct` finds the same terms and
+spans without touching the text; the engine is
+given the required forms, and :meth:`TermLayer.verify` reports each term ``instructed`` (present) or
+``missing``.
 """
 
 from __future__ import annotations
@@ -181,6 +187,41 @@ class TermLayer:
             last = match.end
         pieces.append(sentence[last:])
         return Protected("".join(pieces), tuple(slots))
+
+    def instruct(self, sentence: str, source: str, target: str) -> Protected:
+        """The sentence unchanged, with what the engine must be told: each term's required form (in the case of
+        the source) and each protected span, to be kept exactly (slots without placeholders)."""
+        kept = [(Match(sp.start, sp.end, sp.text, None), sp.text, sp.kind)  # type: ignore[arg-type]
+                for sp in span_finder.find(sentence, self.span_kinds)]
+        terms = []
+        if self.glossaries:
+            for match in self.matcher(source, target).find(sentence):
+                if any(match.start < m.end and m.start < match.end for m, _, _ in kept):
+                    continue  # never inside a URL, an address, a mention...
+                required = match.entry.target_form(target, match.text)
+                if required is not None:
+                    terms.append((match, follow_case(required, match.text, match.entry, target), "term"))
+        return Protected(sentence, tuple(Slot("", match, required, kind)
+                                         for match, required, kind in sorted([*kept, *terms],
+                                                                             key=lambda t: t[0].start)))
+
+    @staticmethod
+    def instructions(protected: Protected, part: str) -> list[tuple[str, str]]:
+        """(source form, required target form) of the terms in ``part`` of an instructed sentence."""
+        return [(s.match.text, s.required) for s in protected.slots if s.match.text in part]
+
+    def verify(self, translated: str, protected: Protected, target: str) -> tuple[str, list[TermCheck]]:
+        """Check every instructed term and span in the engine's output (offsets are sentence-relative)."""
+        checks = []
+        for slot in protected.slots:
+            if slot.entry is None:  # a protected span: byte for byte
+                present, name = slot.required in translated, slot.kind
+            else:
+                present = contains(translated, slot.required, target, slot.entry.case_sensitive or slot.entry.dnt)
+                name = slot.entry.key
+            checks.append(TermCheck(name, slot.match.text, slot.match.start, slot.match.end, slot.required, present,
+                                    "instructed" if present else "missing", slot.kind))
+        return translated, checks
 
     @staticmethod
     def choose(hypotheses: Sequence[str], expected: Sequence[str]) -> str:

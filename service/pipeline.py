@@ -34,7 +34,6 @@ from service.engines.base import (
     DecodeOptions,
     Engine,
     SegmentTranslation,
-    split_terms,
     term_handling,
     with_terms,
 )

@@ -523,3 +523,24 @@ def test_web_form_over_the_body_limit_shows_the_error_on_the_page(settings: Sett
     response = client.post("/", data={"csrf_token": token, "text": "a" * 5000, "targets": "ms"})
     assert response.status_code == 413 and response.mimetype == "text/html"
     assert "larger than this route accepts (1,000 bytes)" in response.get_data(as_text=True)
+
+
+def test_metrics_skip_the_file_of_a_worker_that_is_starting(tmp_path: Path) -> None:
+    """A recycled worker's metrics file exists empty for an instant; /metrics read at that moment answered 500
+    (bench/soak.py found it). prometheus_client reads its environment when imported: a fresh process."""
+    import os
+    import sys
+
+    from tests.conftest import REPO
+
+    script = (
+        "import pathlib, sys\n"
+        "from service.http.state import Metrics\n"
+        "metrics = Metrics()\n"
+        "metrics.count_request('/v1/translate', 'POST', 200, 0.1)\n"
+        "(pathlib.Path(sys.argv[1]) / 'counter_99999.db').write_bytes(b'')  # the new worker's file, not sized yet\n"
+        "sys.stdout.write(metrics.exposition().decode())\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 'http_requests_total{endpoint="/v1/translate",method="POST",status="200"} 1.0' in done.stdout

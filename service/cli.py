@@ -31,6 +31,7 @@ from service.errors import (
     ServiceError,
     counted,
 )
+from service.flags import describe_flag
 
 log = logging.getLogger("service")
 
@@ -190,8 +191,7 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
         elif not single:
             report(header)
         for flag in r.flags:
-            report(f"note: a sentence of {flag['tokens']} tokens was longer than the model's limit of "
-                   f"{flag['limit']} and was translated in {flag['parts']} parts: {flag['segment']}...")
+            report(f"note: {describe_flag(flag)}")
         if r.terms is not None and args.glossary_report != "none":
             report(_term_report(r.terms, full=args.glossary_report == "full"))
         if r.summary is not None:

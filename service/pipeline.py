@@ -143,7 +143,7 @@ class _Unique:
     """What translating a set of distinct sentences produced, per sentence."""
 
     text: dict[str, tuple[str, list[TermCheck]]] = field(default_factory=dict)  # translation, term checks
-    flags: dict[str, dict[str, object]] = field(default_factory=dict)
+    flags: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     alternatives: dict[str, list[str]] = field(default_factory=dict)
     tokens: dict[str, tuple[int, int]] = field(default_factory=dict)  # input, output
     engine_seconds: float = 0.0
@@ -374,7 +374,7 @@ class Pipeline:
                 result.engine, result.model = engine.name, engine.model
                 result.segments, result.unique_segments = len(sentences), len(own)
                 result.text = "".join(done.text[p.text][0] if p.translate else p.text for p in pieces)
-                result.flags = [done.flags[s] for s in own if s in done.flags]
+                result.flags = [f for s in own for f in done.flags.get(s, ())]
                 result.alternatives = {s: done.alternatives[s] for s in own if s in done.alternatives}
                 result.input_tokens = sum(done.tokens[s][0] for s in own)
                 result.output_tokens = sum(done.tokens[s][1] for s in own)
@@ -409,8 +409,8 @@ class Pipeline:
             n = count(text)
             if n > engine.max_input_tokens:
                 parts = document.split_long(text, engine.max_input_tokens, count)
-                out.flags[sentence] = {"flag": "split", "segment": sentence[:80], "parts": len(parts),
-                                       "tokens": n, "limit": engine.max_input_tokens}
+                out.flags[sentence] = [{"flag": "split", "segment": sentence[:80], "parts": len(parts),
+                                        "tokens": n, "limit": engine.max_input_tokens}]
                 parts_of[sentence] = parts
                 for part in parts:
                     lengths[part] = count(part)
@@ -432,6 +432,10 @@ class Pipeline:
                 chosen.append(TermLayer.choose(hyps, prot.placeholders_in(part)) if prot.slots else hyps[0])
             joined = joiner.join(chosen)
             out.text[sentence] = layer.restore(joined, prot, target) if layer else (joined, [])
+            repaired = sum(c.kind == "tag" for c in out.text[sentence][1])
+            if repaired:  # the engine lost inline tags; they were put back by position
+                out.flags.setdefault(sentence, []).append({"flag": "tags_repaired", "segment": sentence[:80],
+                                                           "tags": repaired})
             out.tokens[sentence] = (sum(done[p].input_tokens for p in parts_of[sentence]),
                                     sum(done[p].output_tokens for p in parts_of[sentence]))
             if options.n_best > 1 and len(parts_of[sentence]) == 1:

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions
+from service.flags import describe_flag
 from service.http.api import record
 from service.http.bodies import FORM, MULTIPART, validate
 from service.http.errors import ApiError
@@ -95,7 +96,7 @@ def _page(status: int = 200, **context: Any) -> Response:
     response = make_response(render_template(
         "index.html", languages=list(languages.LANGUAGES.values()),
         glossaries=store.usable(), values=defaults | context.pop("values", {}),
-        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight,
+        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, describe_flag=describe_flag,
         language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
         **context), status)
     return response

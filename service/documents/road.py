@@ -132,7 +132,9 @@ def translate_document(pipeline: Pipeline, data: bytes, name: str, targets: Sequ
     else:
         detection = pipeline.detector.detect(plain)
         source = detection.language
-    requests = [TranslationRequest(u.text, target_codes, source, options, glossaries, layout="keep") for u in units]
+    unit_layout = getattr(fmt, "layout", "keep")  # units are blocks; plain text keeps the layout setting
+    requests = [TranslationRequest(u.text, target_codes, source, options, glossaries, layout=unit_layout)
+                for u in units]
     source_summary = None
     if summary is not None:
         _, source_summary = pipeline.summarize(plain, source, summary)

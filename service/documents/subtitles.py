@@ -196,7 +196,7 @@ def _render(words: list[list[Any]], unit: Unit) -> list[str]:
     current: list[int] = []
     for word in words:
         parts: list[str] = []
-        for kind, value, stack in word:
+        for _kind, value, stack in word:
             keep = 0
             while keep < len(current) and keep < len(stack) and current[keep] == stack[keep]:
                 keep += 1

@@ -24,8 +24,15 @@ from service.documents import format_of, get_format
 from service.documents.base import Limits
 from service.documents.inline import Unit
 from service.engines.base import DecodeOptions
-from service.errors import EmptyText, ServiceError, internal_error
-from service.pipeline import Pipeline, TargetResult, TranslationRequest, error_dict
+from service.errors import (
+    EmptyText,
+    GlossaryNotFound,
+    InvalidInput,
+    ServiceError,
+    UnsupportedLanguage,
+    internal_error,
+)
+from service.pipeline import Pipeline, TargetResult, TranslationRequest, TranslationResult, error_dict
 from service.summaries.options import SummaryOptions, render
 from service.summaries.summarizer import Summary
 from service.terminology.enforce import TermReport
@@ -214,3 +221,25 @@ def _translated_summary(result: TargetResult, source_summary: Summary, options: 
     sentences = [s for s in (result.text or "").split("\n") if s.strip()]
     return Summary(result.target, render(sentences, options.style), source_summary.method, source_summary.model,
                    sentences, list(source_summary.flags), mode="translate", terms=result.terms)
+
+
+def translate_html(pipeline: Pipeline, html: str, targets: Sequence[str], source: str = "auto",
+                   options: DecodeOptions | None = None, glossaries: Sequence[str] | None = None
+                   ) -> TranslationResult:
+    """An HTML string (a page or a fragment) as a text result, for ``"format": "html"`` in the text APIs: the
+    translated HTML is each target's text. A problem with the HTML is the text's error."""
+    codes = languages.parse_list(list(targets))
+    try:
+        result = translate_document(pipeline, html.encode("utf-8"), "text.html", codes, source, options,
+                                    glossaries, input_format="html")
+    except ServiceError as exc:
+        if not isinstance(exc, InvalidInput) or isinstance(exc, UnsupportedLanguage | GlossaryNotFound):
+            raise
+        return TranslationResult(source, source in ("", "auto"), [TargetResult(t, error=exc) for t in codes],
+                                 error=exc)
+    outcomes = []
+    for f in result.files:
+        text = f.data.decode("utf-8") if f.data is not None else None
+        outcomes.append(TargetResult(f.target, text, f.engine, f.model, f.error, f.flags, f.segments,
+                                     terms=f.terms, seconds=f.seconds))
+    return TranslationResult(result.source, result.detected, outcomes, detection=result.detection)

@@ -25,6 +25,14 @@ from service.engines.base import DecodeOptions
 from service.flags import describe_flag
 from service.http.api import record
 from service.http.bodies import FORM, MULTIPART, validate
+from service.http.documents import (
+    DocumentRequest,
+    document_cost,
+    is_document,
+    max_upload,
+    prepare_upload,
+    web_submit,
+)
 from service.http.errors import ApiError
 from service.http.limits import characters, check_limits
 from service.http.policy import PAGE, PUBLIC, body, route
@@ -107,7 +115,8 @@ class TranslateForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")  # csrf_token
     text: str = ""
-    file: bytes | None = Field(None, description="a .txt file (UTF-8) instead of the text")
+    file: bytes | None = Field(None, description="a .txt file (UTF-8) instead of the text, or a document (.html, "
+                                                 ".docx, .md, .srt, .vtt, .xlf, .po, .pdf) translated as a file")
     source: str = "auto"
     targets: list[str] = Field(default_factory=list)
     glossary: str = ""
@@ -138,11 +147,24 @@ def _values() -> dict[str, Any]:
             "layout": form.get("layout") or current_service().settings.layout}
 
 
-def read_form() -> WebRequest:
+def read_form() -> WebRequest | DocumentRequest:
     fields = validate(TranslateForm, {k: request.form.getlist(k) if k == "targets" else request.form.get(k)
                                       for k in request.form})
     text = fields.text
     upload = request.files.get("file")
+    if upload is not None and is_document(upload.filename):  # a web page, Word file, subtitles...: a document job
+        targets = languages.parse_list(fields.targets)
+        if not targets:
+            raise ApiError(400, "invalid_input", "Choose at least one target language.")
+        try:
+            sentences = int(fields.sentences) if fields.summary == "on" else None
+        except ValueError:
+            raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
+        s = current_service().settings
+        prepared = prepare_upload(s, upload.filename or "document", upload.read(s.max_document_bytes + 1))
+        return DocumentRequest(prepared=prepared, targets=targets, source=fields.source,
+                               glossaries=[g for g in fields.glossary.split(",") if g], pdf_output="docx",
+                               summary=sentences)
     if upload is not None and upload.filename:
         try:
             text = upload.read(current_service().settings.max_text_chars * 4 + 1).decode("utf-8")
@@ -169,7 +191,9 @@ def read_form() -> WebRequest:
                       fields.layout or None)
 
 
-def form_cost(form: WebRequest, s: Settings) -> int:
+def form_cost(form: WebRequest | DocumentRequest, s: Settings) -> int:
+    if isinstance(form, DocumentRequest):
+        return document_cost(form, s)
     check_limits(s, [form.text], len(form.targets), form.glossaries)
     return characters([form.text], len(form.targets))
 
@@ -181,12 +205,15 @@ def form() -> Response:
 
 
 @bp.post("/")
-@route("Web page: translate the form's text and show the results", access=PAGE, csrf=True, read=read_form,
-       bodies={MULTIPART: TranslateForm, FORM: TranslateForm}, cost=form_cost, produces="text/html",
+@route("Web page: translate the form's text (or a document: to its page) and show the results", access=PAGE,
+       csrf=True, read=read_form, bodies={MULTIPART: TranslateForm, FORM: TranslateForm}, cost=form_cost,
+       max_bytes=max_upload, produces="text/html",
        page=lambda message, status: _page(status, values=_values(), error=message), tags=("web",))
 def submit() -> Response:
     state = current_service()
-    sent: WebRequest = body()
+    sent: WebRequest | DocumentRequest = body()
+    if isinstance(sent, DocumentRequest):
+        return web_submit(sent)
     result: TranslationResult = state.pipeline.translate(TranslationRequest(
         sent.text, sent.targets, sent.source, DecodeOptions(beam_size=state.settings.beam_size), sent.glossaries,
         sent.summary, layout=sent.layout))

@@ -99,7 +99,8 @@ class DocxDocument:
 
         try:
             self.document = docx.Document(io.BytesIO(self.data))
-        except (PackageNotFoundError, KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile, OSError):
+        except (PackageNotFoundError, KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile, OSError,
+                AttributeError, TypeError, IndexError):  # python-docx on a package that is not a Word document
             raise DocumentInvalid("The file is not a Word document that can be read (.docx; macro-enabled .docm "
                                   "files are not accepted).") from None
         for part in self.document.part.package.iter_parts():

@@ -115,21 +115,21 @@ class Empty:
     tag: int
 
 
+_SPLIT = regex.compile("(" + markers.CLASS + ")")
+
+
 def _tokens(text: str, count: int) -> list[str | int]:
     out: list[str | int] = []
-    buf: list[str] = []
-    for ch in text:
-        if markers.is_marker(ch):
-            n = markers.index(ch)
+    for i, piece in enumerate(_SPLIT.split(text)):
+        if i % 2:  # a marker; one that is no tag of this unit is dropped
+            n = markers.index(piece)
             if n < count:
-                if buf:
-                    out.append("".join(buf))
-                    buf = []
                 out.append(n)
-            continue  # a marker that is no tag of this unit: dropped
-        buf.append(ch)
-    if buf:
-        out.append("".join(buf))
+        elif piece:
+            if out and isinstance(out[-1], str):
+                out[-1] += piece
+            else:
+                out.append(piece)
     return out
 
 

@@ -207,7 +207,7 @@ def form() -> Response:
 @bp.post("/")
 @route("Web page: translate the form's text (or a document: to its page) and show the results", access=PAGE,
        csrf=True, read=read_form, bodies={MULTIPART: TranslateForm, FORM: TranslateForm}, cost=form_cost,
-       max_bytes=max_upload, produces="text/html",
+       max_bytes=lambda s: max_upload(s) if request.mimetype == MULTIPART else s.max_body_bytes, produces="text/html",
        page=lambda message, status: _page(status, values=_values(), error=message), tags=("web",))
 def submit() -> Response:
     state = current_service()

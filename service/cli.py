@@ -31,6 +31,7 @@ from service.errors import (
     ServiceError,
     counted,
 )
+from service.flags import describe_flag
 
 log = logging.getLogger("service")
 
@@ -113,10 +114,26 @@ def _output_name(path: str) -> str:
     return name
 
 
+def _document_format(args: argparse.Namespace) -> str | None:
+    """The document format of the input, or None for plain text (the text road, as ever)."""
+    from service.documents import EXTENSIONS, format_of
+
+    if args.input_format:
+        fmt = format_of(args.file, args.input_format)
+        return None if fmt == "text" else fmt
+    if args.file == "-":
+        return None
+    fmt = EXTENSIONS.get(Path(args.file).suffix.lower())
+    return None if fmt in (None, "text") else fmt
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from service.pipeline import TranslationRequest
 
     settings = _settings(args)
+    fmt = _document_format(args)
+    if fmt is not None:
+        return _translate_document(args, settings, fmt)
     text = _read_input(args.file)
     options = DecodeOptions(beam_size=args.beam_size or settings.beam_size, n_best=args.n_best)
     request = TranslationRequest(text, languages.parse_list(args.to), args.source, options, _glossaries(args),
@@ -139,8 +156,6 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, report: Reports) -> None:
-    from service.pipeline import flag_note
-
     source_name = languages.get(result.source).name
     if result.detection is not None:
         why = {"source_prior": " (the source_prior setting)", "target": " (the other candidate is a target)"}
@@ -192,7 +207,7 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
         elif not single:
             report(header)
         for flag in r.flags:
-            report(f"note: {flag_note(flag)}")
+            report(f"note: {describe_flag(flag)}")
         if r.terms is not None and args.glossary_report != "none":
             report(_term_report(r.terms, full=args.glossary_report == "full"))
         if r.summary is not None:
@@ -205,6 +220,75 @@ def _write_translations(args: argparse.Namespace, result, out_dir: Path | None, 
             print()
     report()
     report(_table(result))
+
+
+def _translate_document(args: argparse.Namespace, settings: Settings, fmt: str) -> int:
+    """A document (HTML, DOCX, Markdown, subtitles, XLIFF, PO, PDF): NAME.<lang>.<ext> per target in --out (or, for
+    one target and a text format, on stdout); the reports on stderr as for text."""
+    from service.documents.road import translate_document
+
+    if args.file == "-":
+        raise InvalidInput("Documents are read from a file; give its name (or --input-format text for stdin).")
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {args.file}: {exc.strerror}.") from None
+    targets = languages.parse_list(args.to)
+    out_dir = Path(args.out) if args.out else None
+    binary = fmt in ("docx", "pdf")
+    if out_dir is None and (binary or len(targets) > 1):
+        raise InvalidInput(f"Give --out DIR: the translated {'files' if len(targets) > 1 else 'file'} "
+                           f"{'are' if len(targets) > 1 else 'is'} written there as NAME.<lang>.<ext>.")
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInput(f"--out {out_dir} exists and is not a folder.")
+    options = DecodeOptions(beam_size=args.beam_size or settings.beam_size)
+    result = translate_document(_pipeline(settings), data, args.file, targets, args.source, options,
+                                _glossaries(args), _summary_options(args) if args.summary else None,
+                                input_format=fmt, pdf_output=args.pdf_as)
+    report = Reports(args)
+    try:
+        if result.detection is not None:
+            report(f"source: {result.detection.describe()}, detected")
+        report(f"{result.name}: {result.format}, {result.units} text units, {result.characters:,} characters")
+        if result.note:
+            report(f"note: {result.note}")
+        if result.summary is not None:
+            report(f"=== Summary, {languages.get(result.source).name} ===\n{result.summary.text}\n")
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        for f in result.files:
+            if not f.ok:
+                continue
+            if out_dir is not None:
+                path = out_dir / (f.name or f"document.{f.target}")
+                path.write_bytes(f.data or b"")
+                report(f"wrote {path}")
+            else:
+                sys.stdout.buffer.write(f.data or b"")
+                sys.stdout.flush()
+            report(f"=== {languages.get(result.source).name} -> {languages.get(f.target).name} "
+                   f"[{f.engine}: {f.model}] ===")
+            for flag in f.flags:
+                report(f"note: {describe_flag(flag)}")
+            if f.terms is not None and args.glossary_report != "none":
+                report(_term_report(f.terms, full=args.glossary_report == "full"))
+            if f.summary is not None:
+                report(f"--- summary, {languages.get(f.target).name}\n{f.summary.text}")
+        report()
+        rows = [("target", "engine", "status")] + [
+            (f"{f.target} ({languages.get(f.target).name})", f"{f.engine}: {f.model}" if f.ok else "-",
+             f"translated, {f.segments} sentences in {f.seconds:.1f} s" if f.ok else f.error.message)  # type: ignore[union-attr]
+            for f in result.files]
+        width = [max(len(row[i]) for row in rows) for i in range(2)]
+        report("\n".join(f"{a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows))
+    finally:
+        report.close()
+    if any(f.ok for f in result.files):
+        return 0
+    error = result.files[0].error
+    assert error is not None
+    print(f"error: {error.message}", file=sys.stderr)
+    return exit_code(error)
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -574,8 +658,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("translate", parents=[common], help="translate a text file (or - for stdin)")
+    p = sub.add_parser("translate", parents=[common], help="translate a text file (or - for stdin) or a document "
+                       "(.html .docx .md .srt .vtt .xlf .po .pdf) with its markup kept")
     p.add_argument("file")
+    p.add_argument("--input-format", choices=["text", "html", "docx", "markdown", "srt", "vtt", "xliff", "po", "pdf"],
+                   help="the file's format when its name does not say it (default: from the name; .txt is text)")
+    p.add_argument("--pdf-as", choices=["docx", "txt"], default="docx",
+                   help="a PDF's translation as a Word file (default) or text; its layout is not kept")
     p.add_argument("--to", required=True, help="target languages, comma-separated (en,ms,tha_Thai,...)")
     p.add_argument("--from", dest="source", default="auto", help="source language, or auto (default)")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -584,7 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     _glossary_options(p)
     p.add_argument("--layout", choices=["keep", "reflow", "auto"],
                    help="hard-wrapped lines: keep each line, reflow paragraphs, or auto (default: setting layout)")
-    p.add_argument("--out", metavar="DIR", help="write NAME.<lang>.txt (.json with --format json) per target here")
+    p.add_argument("--out", metavar="DIR", help="write NAME.<lang>.txt (.json with --format json; documents: "
+                                                "NAME.<lang>.<ext>) per target here")
     p.add_argument("--report", metavar="FILE", help="write the reports (term report, status table) here, "
                                                     "not to stderr")
     p.add_argument("-q", "--quiet", action="store_true", help="no reports: only the translation (and errors)")

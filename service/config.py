@@ -91,6 +91,23 @@ class Settings(BaseSettings):
     #: Characters in one document. 200,000 is ~50 pages: larger inputs belong in a batch job, and the
     #: bound keeps one request from holding a worker for many minutes.
     max_document_chars: int = 200_000
+    # -- documents (service/documents: HTML, DOCX, Markdown, subtitles, XLIFF, PO, PDF) ----------------------
+    #: Bytes of one uploaded document: 20 MiB holds a 300-page Word file with pictures; the file is kept in the
+    #: job store (once, and once per target translated), so this bounds the store's growth per job too.
+    max_document_bytes: int = 20 * 1024 * 1024
+    #: Paragraphs, cells, cues or XLIFF units in one document: each is a text through the pipeline, and 20,000 is
+    #: far more than max_document_chars of prose has (so only files of many tiny units meet it).
+    max_document_units: int = 20_000
+    #: Pages read from one PDF: text extraction costs time per page even when the page has no text (scans).
+    max_document_pages: int = 500
+    #: Parts in a DOCX (a ZIP): Word files have a few dozen; thousands means a crafted file.
+    max_zip_entries: int = 2_000
+    #: Bytes a DOCX may unpack to, counted from its directory before anything is decompressed: a zip bomb (a few
+    #: KB that unpack to gigabytes) is refused; 200 MiB is ten times max_document_bytes, enough for real pictures.
+    max_zip_bytes: int = 200 * 1024 * 1024
+    #: The longest ``?wait=SECONDS`` a document upload may hold its request open for the translated file: a
+    #: small document comes back in one request, larger ones are polled, and no thread is held for minutes.
+    max_document_wait_s: float = 60.0
     #: Sentences an extractive summary chooses among. A max_document_chars document of news prose has ~1,500;
     #: only documents of very short lines (lists, tables) have more, and are summarised from their first 5,000
     #: (flagged). Memory grows linearly with it (a sparse graph), time about quadratically: ~1 s at 5,000.

@@ -451,6 +451,10 @@ class Pipeline:
             else:
                 out.text[sentence] = (layer.verify(joined, prot, target) if instructed
                                       else layer.restore(joined, prot, target))
+            repaired = sum(c.kind == "tag" for c in out.text[sentence][1])
+            if repaired:  # the engine lost inline tags; they were put back by position
+                out.flags.setdefault(sentence, []).append({"flag": "tags_repaired", "segment": sentence[:80],
+                                                           "tags": repaired})
             out.tokens[sentence] = (sum(done[p].input_tokens for p in parts_of[sentence]),
                                     sum(done[p].output_tokens for p in parts_of[sentence]))
             for part in parts_of[sentence]:  # the engine's post-checks (LLM engines)
@@ -482,22 +486,6 @@ class Pipeline:
             seconds += time.perf_counter() - t0
             out.update(zip(batch, translations, strict=True))
         return out, seconds
-
-
-def flag_note(flag: dict[str, object]) -> str:
-    """One sentence for a user about a segment flag (the CLI and the web form show these)."""
-    kind = flag.get("flag")
-    segment = f": {flag['segment']}..." if flag.get("segment") else ""
-    if kind == "split":
-        return (f"a sentence of {flag['tokens']} tokens was longer than the model's limit of {flag['limit']} and was "
-                f"translated in {flag['parts']} parts{segment}")
-    if kind == "wrong_language":
-        return f"the engine answered in {flag['detected']}, not {flag['expected']}{segment}"
-    if kind == "truncated":
-        return f"the engine's output was cut at the length limit{segment}"
-    if kind == "untranslated":
-        return f"the engine gave no translation ({flag.get('reason', 'no answer')}); the source is kept{segment}"
-    return f"{kind}{segment}"
 
 
 def _document_report(layer: TermLayer, pieces: list[document.Piece],

@@ -239,7 +239,7 @@ def test_limits_are_inclusive(client: FlaskClient) -> None:
     ("get", "/no/such/page", {}, 404),
     ("post", "/translate", {"data": {"source": "id", "target": "ms"}}, 422),
     ("post", "/translate", {"data": {"q": "a", "source": "id", "target": "xx"}}, 400),
-    ("post", "/translate", {"data": {"q": "a", "target": "ms", "format": "html"}}, 400),
+    ("post", "/translate", {"data": {"q": "a", "target": "ms", "format": "xml"}}, 400),
     ("post", "/translate", {"data": "x", "content_type": "text/plain"}, 415),
 ])
 def test_other_endpoints_refuse_bad_input_with_json(client: FlaskClient, method: str, path: str, kwargs: dict,

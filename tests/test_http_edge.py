@@ -456,10 +456,10 @@ def test_a_version_1_job_store_is_upgraded_in_place(backend: str, tmp_path: Path
     store.ping()  # the first use brings the schema up to date
     from sqlalchemy import func, select
 
-    from service.jobs.store import SchemaInfo
+    from service.jobs.store import SCHEMA_VERSION, SchemaInfo
 
     with store.sessions() as s:
-        assert s.scalar(select(func.max(SchemaInfo.version))) == 2
+        assert s.scalar(select(func.max(SchemaInfo.version))) == SCHEMA_VERSION
     old = store.get("0123456789abcdef0123456789abcdef")
     assert old.owner is None  # made without a key: shared without keys, admin-only with them
     assert [j.id for j in store.list_jobs(owner=None)] == [old.id] and store.list_jobs(owner="f" * 64) == []

@@ -48,9 +48,18 @@ def translate_texts(state: ServiceState, body: TranslateBody) -> list[Translatio
                        f"({beam}).", problems=[{"field": "alternatives", "problem": "exceeds beam_size"}])
     options = DecodeOptions(beam_size=beam, n_best=body.alternatives)
     summary = body.summary.options() if body.summary else None
-    results = state.pipeline.translate_many([TranslationRequest(text, targets, body.source, options, body.glossary,
-                                                                summary, layout=body.layout) for text in texts],
-                                            max_chars=state.settings.max_text_chars)
+    if body.format == "html":  # each text through the document road's HTML adapter
+        if summary is not None:
+            raise ApiError(422, "validation_error", "summary is not available with format html.",
+                           problems=[{"field": "summary", "problem": "not with format html"}])
+        from service.documents.road import translate_html
+
+        results = [translate_html(state.pipeline, text, targets, body.source, options, body.glossary)
+                   for text in texts]
+    else:
+        results = state.pipeline.translate_many([TranslationRequest(text, targets, body.source, options,
+                                                                    body.glossary, summary, layout=body.layout)
+                                                 for text in texts], max_chars=state.settings.max_text_chars)
     for text, result in zip(texts, results, strict=True):
         record(state, result, text)
     return results

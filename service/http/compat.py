@@ -83,8 +83,6 @@ def translate() -> Response:
     request_body: LtTranslate = body()
     if request_body.format not in ("text", "html"):
         raise ApiError(400, "invalid_request", "format must be text or html.")
-    if request_body.format == "html":
-        raise ApiError(400, "unsupported_format", "HTML input is not supported yet; send format=text.")
     texts = request_body.texts()
     target = languages.normalize(request_body.target)
     n_best = max(1, request_body.alternatives + 1)
@@ -100,8 +98,14 @@ def translate() -> Response:
         elif auto:
             detected.append({"language": "und", "confidence": 0.0})
         sources.append(source)
-    results = state.pipeline.translate_many([TranslationRequest(text, [target], source, options)
-                                             for text, source in zip(texts, sources, strict=True)])
+    if request_body.format == "html":  # the document road's HTML adapter: tags kept
+        from service.documents.road import translate_html
+
+        results = [translate_html(state.pipeline, text, [target], source, options)
+                   for text, source in zip(texts, sources, strict=True)]
+    else:
+        results = state.pipeline.translate_many([TranslationRequest(text, [target], source, options)
+                                                 for text, source in zip(texts, sources, strict=True)])
     for text, result in zip(texts, results, strict=True):
         record(state, result, text)
         r = result.results[0]

@@ -30,7 +30,8 @@ ERRORS = {400: "bad request", 401: "API key missing or invalid", 403: "a cross-s
 SUCCESS = {200: "OK", 201: "created", 303: "see the Location header"}
 SCHEMAS = {"application/json": {"type": "object", "additionalProperties": True},
            "application/x-ndjson": {"type": "string", "description": "one JSON object a line"},
-           "text/html": {"type": "string"}, "text/plain": {"type": "string"}, "text/css": {"type": "string"}}
+           "text/html": {"type": "string"}, "text/plain": {"type": "string"}, "text/css": {"type": "string"},
+           "application/octet-stream": {"type": "string", "format": "binary", "description": "a file"}}
 _ARGUMENT = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
 

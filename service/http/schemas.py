@@ -44,6 +44,8 @@ class TranslateBody(Strict):
     beam_size: int | None = Field(None, ge=1, le=8)
     alternatives: int = Field(1, ge=1, le=8, description="hypotheses per sentence (at most beam_size)")
     summary: SummaryParams | None = None
+    format: Literal["text", "html"] = Field(
+        "text", description="html: each text is HTML (a page or a fragment), translated with its tags kept")
     layout: Literal["keep", "reflow", "auto"] | None = Field(
         None, description="hard-wrapped lines: keep every line, reflow paragraphs, or auto (join lines that "
                           "continue a sentence); omitted: the server's setting (auto)")

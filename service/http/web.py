@@ -22,15 +22,24 @@ from werkzeug.exceptions import HTTPException
 from service import languages
 from service.config import Settings
 from service.engines.base import DecodeOptions
+from service.flags import describe_flag
 from service.http.api import record
 from service.http.bodies import FORM, MULTIPART, validate
+from service.http.documents import (
+    DocumentRequest,
+    document_cost,
+    is_document,
+    max_upload,
+    prepare_upload,
+    web_submit,
+)
 from service.http.errors import ApiError
 from service.http.limits import characters, check_limits
 from service.http.policy import PAGE, PUBLIC, body, route
 from service.http.security import SESSION_KEY
 from service.http.state import current_service
 from service.keys import hash_key
-from service.pipeline import TranslationRequest, TranslationResult, flag_note
+from service.pipeline import TranslationRequest, TranslationResult
 from service.summaries.options import SummaryOptions
 from service.terminology.enforce import TermReport
 from service.terminology.matcher import bounded
@@ -95,7 +104,7 @@ def _page(status: int = 200, **context: Any) -> Response:
     response = make_response(render_template(
         "index.html", languages=list(languages.LANGUAGES.values()),
         glossaries=store.usable(), values=defaults | context.pop("values", {}),
-        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, flag_note=flag_note,
+        limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, describe_flag=describe_flag,
         language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
         **context), status)
     return response
@@ -106,7 +115,8 @@ class TranslateForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")  # csrf_token
     text: str = ""
-    file: bytes | None = Field(None, description="a .txt file (UTF-8) instead of the text")
+    file: bytes | None = Field(None, description="a .txt file (UTF-8) instead of the text, or a document (.html, "
+                                                 ".docx, .md, .srt, .vtt, .xlf, .po, .pdf) translated as a file")
     source: str = "auto"
     targets: list[str] = Field(default_factory=list)
     glossary: str = ""
@@ -137,11 +147,24 @@ def _values() -> dict[str, Any]:
             "layout": form.get("layout") or current_service().settings.layout}
 
 
-def read_form() -> WebRequest:
+def read_form() -> WebRequest | DocumentRequest:
     fields = validate(TranslateForm, {k: request.form.getlist(k) if k == "targets" else request.form.get(k)
                                       for k in request.form})
     text = fields.text
     upload = request.files.get("file")
+    if upload is not None and is_document(upload.filename):  # a web page, Word file, subtitles...: a document job
+        targets = languages.parse_list(fields.targets)
+        if not targets:
+            raise ApiError(400, "invalid_input", "Choose at least one target language.")
+        try:
+            sentences = int(fields.sentences) if fields.summary == "on" else None
+        except ValueError:
+            raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
+        s = current_service().settings
+        prepared = prepare_upload(s, upload.filename or "document", upload.read(s.max_document_bytes + 1))
+        return DocumentRequest(prepared=prepared, targets=targets, source=fields.source,
+                               glossaries=[g for g in fields.glossary.split(",") if g], pdf_output="docx",
+                               summary=sentences)
     if upload is not None and upload.filename:
         try:
             text = upload.read(current_service().settings.max_text_chars * 4 + 1).decode("utf-8")
@@ -168,7 +191,9 @@ def read_form() -> WebRequest:
                       fields.layout or None)
 
 
-def form_cost(form: WebRequest, s: Settings) -> int:
+def form_cost(form: WebRequest | DocumentRequest, s: Settings) -> int:
+    if isinstance(form, DocumentRequest):
+        return document_cost(form, s)
     check_limits(s, [form.text], len(form.targets), form.glossaries)
     return characters([form.text], len(form.targets))
 
@@ -180,12 +205,15 @@ def form() -> Response:
 
 
 @bp.post("/")
-@route("Web page: translate the form's text and show the results", access=PAGE, csrf=True, read=read_form,
-       bodies={MULTIPART: TranslateForm, FORM: TranslateForm}, cost=form_cost, produces="text/html",
+@route("Web page: translate the form's text (or a document: to its page) and show the results", access=PAGE,
+       csrf=True, read=read_form, bodies={MULTIPART: TranslateForm, FORM: TranslateForm}, cost=form_cost,
+       max_bytes=lambda s: max_upload(s) if request.mimetype == MULTIPART else s.max_body_bytes, produces="text/html",
        page=lambda message, status: _page(status, values=_values(), error=message), tags=("web",))
 def submit() -> Response:
     state = current_service()
-    sent: WebRequest = body()
+    sent: WebRequest | DocumentRequest = body()
+    if isinstance(sent, DocumentRequest):
+        return web_submit(sent)
     result: TranslationResult = state.pipeline.translate(TranslationRequest(
         sent.text, sent.targets, sent.source, DecodeOptions(beam_size=state.settings.beam_size), sent.glossaries,
         sent.summary, layout=sent.layout))

@@ -31,8 +31,74 @@ log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
+def _document_files(inputs: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """(document files: HTML, DOCX, Markdown, subtitles, XLIFF, PO, PDF, also inside folders; the other inputs)."""
+    from service.documents import EXTENSIONS
+
+    def is_document(path: Path) -> bool:
+        return EXTENSIONS.get(path.suffix.lower()) not in (None, "text")
+
+    found, rest = [], []
+    for path in inputs:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_document(p))
+            if any(p.is_file() and p.suffix.lower() in (".txt", ".jsonl", ".ndjson", ".csv", ".tsv")
+                   for p in path.rglob("*")):
+                rest.append(path)
+        elif is_document(path):
+            found.append(path)
+        else:
+            rest.append(path)
+    return found, rest
+
+
+def _translate_files(settings: Settings, files: list[Path], out: Path, targets: list[str], source: str,
+                     glossaries: list[str] | None, summary: SummaryOptions | None) -> int:
+    """Document files, each into OUT/<target>/NAME.<target>.<ext>; a file whose every output exists is skipped
+    (so the command resumes). Returns the files that failed."""
+    from service.documents.jobs import prepare
+    from service.documents.road import output_name, translate_document
+    from service.errors import ServiceError
+
+    pipeline = Pipeline(settings, EngineRouter(settings))
+    failed = 0
+    with open(out / "documents.jsonl", "a", encoding="utf-8") as log_file:
+        for path in tqdm(files, unit="file", desc="documents", file=sys.stderr):
+            try:
+                prepared = prepare(settings, path.name, path.read_bytes())
+                ext = ".docx" if prepared.format == "pdf" else None
+                if all((out / t / output_name(path.name, t, ext)).exists() for t in targets):
+                    continue
+                result = translate_document(pipeline, prepared.data, path.name, targets, source, None, glossaries,
+                                            summary, input_format=prepared.format)
+            except ServiceError as exc:
+                failed += 1
+                print(f"failed: {path}: {exc.message}", file=sys.stderr)
+                log_file.write(json.dumps({"file": str(path), "error": exc.to_dict()}, ensure_ascii=False) + "\n")
+                continue
+            for f in result.files:
+                if f.ok:
+                    (out / f.target).mkdir(exist_ok=True)
+                    (out / f.target / (f.name or path.name)).write_bytes(f.data or b"")
+                else:
+                    failed += 1
+                    print(f"failed: {path} -> {f.target}: {f.error.message}", file=sys.stderr)  # type: ignore[union-attr]
+                log_file.write(json.dumps({"file": str(path), "target": f.target, "name": f.name,
+                                           "glossary": f.terms.to_dict() if f.terms else None, "flags": f.flags,
+                                           "error": f.error.to_dict() if f.error else None}, ensure_ascii=False)
+                               + "\n")
+    return failed
+
+
 def run_batch(settings: Settings, inputs: Sequence[Path], out: Path, targets: list[str], source: str,
               glossaries: list[str] | None, summary: SummaryOptions | None) -> int:
+    files, inputs = _document_files(inputs)
+    if files:
+        out.mkdir(parents=True, exist_ok=True)
+        failed = _translate_files(settings, files, out, targets, source, glossaries, summary)
+        if not inputs:
+            print(f"{len(files) - failed} of {len(files)} documents translated into {out}", file=sys.stderr)
+            return 0 if failed < len(files) else 1
     documents = from_paths(list(inputs))
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"--out {out} is a file; give a folder for the results (it is made if missing).")

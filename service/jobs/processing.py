@@ -61,6 +61,11 @@ def process_document(store: JobStore, pipeline: Pipeline, job_id: str, position:
             store.record(job_id, position, Outcome(target, error=error))
         return DocumentOutcome(False)
     summary = SummaryOptions(**job.summary) if job.summary else None
+    document = store.job_file(job_id)
+    if document is not None:  # a document job: the file is translated as a whole (service.documents)
+        from service.documents.jobs import process_file
+
+        return DocumentOutcome(process_file(store, pipeline, job, document, targets, summary))
     request = TranslationRequest(doc.text, targets, job.source, DecodeOptions(beam_size=job.beam_size),
                                  job.glossaries, summary)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 from service import languages
 from service.config import Settings
 from service.errors import InputTooLarge, InvalidInput, JobsUnavailable
-from service.jobs.store import CANCELLED, DONE, FAILED, PENDING, Job, JobSpec, JobStore, NewDocument
+from service.jobs.store import CANCELLED, DONE, FAILED, PENDING, Job, JobSpec, JobStore, NewDocument, NewFile
 from service.pipeline import Pipeline
 from service.summaries.options import SummaryOptions
 
@@ -60,8 +60,9 @@ class JobService:
     def submit(self, documents: Sequence[NewDocument], targets: Sequence[str], source: str = "auto",
                glossaries: Sequence[str] | None = None, summary: SummaryOptions | None = None,
                beam_size: int | None = None, idempotency_key: str | None = None,
-               owner: str | None = None) -> tuple[Job, bool]:
-        """``owner``: the hash of the API key submitting the job (None without a key)."""
+               owner: str | None = None, file: NewFile | None = None) -> tuple[Job, bool]:
+        """``owner``: the hash of the API key submitting the job (None without a key). ``file``: a document job's
+        file (its one document is the file's text, for progress and limits)."""
         s = self.settings
         if not documents:
             raise InvalidInput("A job needs at least one document.")
@@ -89,7 +90,7 @@ class JobService:
             summary.validate()
         spec = JobSpec(src, codes, list(glossaries) if glossaries is not None else None,
                        summary.__dict__ if summary else None, beam_size or s.beam_size)
-        job, created = self.store.create(spec, documents, idempotency_key, owner)
+        job, created = self.store.create(spec, documents, idempotency_key, owner, file)
         if created:
             try:
                 self._enqueue(job.id, list(range(len(documents))))

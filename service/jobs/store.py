@@ -31,6 +31,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -54,7 +55,9 @@ from service.errors import JobsUnavailable, ServiceError
 log = logging.getLogger(__name__)
 
 #: 2: jobs.owner (the hash of the API key that created the job; NULL for jobs created without a key).
-SCHEMA_VERSION = 2
+#: 3: document jobs: job_files (the uploaded file: name, format, bytes, options) and job_results.file (the
+#:    translated file per target).
+SCHEMA_VERSION = 3
 #: Characters of a document id (the column's size, and what requests may send).
 DOC_ID_CHARS = 500
 #: Tries at creating the schema while other processes may be creating it too (bounded: a real error surfaces).
@@ -132,6 +135,18 @@ class Document(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class JobFile(Base):
+    """The file of a document job (one per job): translated as a whole into each target (service.documents)."""
+
+    __tablename__ = "job_files"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(DOC_ID_CHARS))
+    format: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: document options: pdf_output ("docx" or "txt")
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
 class Result(Base):
     __tablename__ = "job_results"
     __table_args__ = (UniqueConstraint("job_id", "position", "target"),)
@@ -146,12 +161,24 @@ class Result(Base):
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # glossary, summary, flags
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: a document job's translated file (its name and media type are in ``extra``)
+    file: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 @dataclass(frozen=True)
 class NewDocument:
     id: str
     text: str
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """The uploaded file of a document job."""
+
+    name: str
+    format: str
+    data: bytes
+    options: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +208,8 @@ class Outcome:
     model: str | None = None
     extra: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    #: a document job's translated file
+    file: bytes | None = None
 
 
 class JobStore:
@@ -260,8 +289,11 @@ class JobStore:
                     version = s.scalar(select(func.max(SchemaInfo.version)))
                     if version is None:
                         s.add(SchemaInfo(version=SCHEMA_VERSION))
-                    elif version < 2:
-                        self._to_v2(s)
+                    else:  # each step from the stored version on, in order
+                        if version < 2:
+                            self._to_v2(s)
+                        if version < 3:
+                            self._to_v3(s)
                 break
             except (IntegrityError, ProgrammingError):  # another process recorded the version (or column) first
                 if attempt == MIGRATE_ATTEMPTS - 1:
@@ -286,13 +318,25 @@ class JobStore:
         s.execute(sql("CREATE INDEX IF NOT EXISTS ix_jobs_owner ON jobs (owner)"))
         s.execute(update(SchemaInfo).values(version=2))
 
+    @staticmethod
+    def _to_v3(s: Any) -> None:
+        """v2 -> v3: document jobs. The job_files table is made by create_all; results get a file column."""
+        columns = {c["name"] for c in inspect(s.connection()).get_columns("job_results")}
+        if "file" not in columns:
+            kind = LargeBinary().compile(dialect=s.connection().dialect)
+            s.execute(sql(f"ALTER TABLE job_results ADD COLUMN file {kind}"))
+        s.execute(update(SchemaInfo).values(version=3))
+
     # -- submission ----------------------------------------------------------------------------------
     @_reachable
     def create(self, spec: JobSpec, documents: Sequence[NewDocument], idempotency_key: str | None = None,
-               owner: str | None = None) -> tuple[Job, bool]:
+               owner: str | None = None, file: NewFile | None = None) -> tuple[Job, bool]:
         """The new job and True; or, for a known idempotency key with the same payload, that job and False.
         Idempotency keys are the owner's own: another key's job is never found (nor a conflict) by them."""
         payload = spec.payload_hash(documents)
+        if file is not None:  # a document job: the file and its options are part of the payload
+            payload = hashlib.sha256((payload + file.format + json.dumps(file.options, sort_keys=True)).encode()
+                                     + hashlib.sha256(file.data).digest()).hexdigest()
         if idempotency_key and owner:
             idempotency_key = "o:" + hashlib.sha256(f"{owner}\n{idempotency_key}".encode()).hexdigest()
         if idempotency_key:
@@ -310,6 +354,9 @@ class JobStore:
                           for i, d in enumerate(documents))
                 s.add_all(Result(job_id=job.id, position=i, target=t)
                           for i in range(len(documents)) for t in spec.targets)
+                if file is not None:
+                    s.add(JobFile(job_id=job.id, name=file.name, format=file.format, data=file.data,
+                                  options=file.options))
         except IntegrityError:  # a concurrent submission with the same key won the race
             existing = self._by_key(idempotency_key, payload) if idempotency_key else None
             if existing is None:
@@ -372,6 +419,27 @@ class JobStore:
                 .order_by(Result.position, Result.target).limit(batch)).all())
 
     @_reachable
+    def job_file(self, job_id: str) -> JobFile | None:
+        """The file of a document job (None for a job of texts)."""
+        with self.sessions() as s:
+            return s.get(JobFile, job_id)
+
+    @_reachable
+    def result_file(self, job_id: str, target: str) -> Result | None:
+        """The result row of a document job's target (its ``file``, and name and media type in ``extra``)."""
+        with self.sessions() as s:
+            return s.scalar(select(Result).where(Result.job_id == job_id, Result.position == 0,
+                                                 Result.target == target))
+
+    @_reachable
+    def target_states(self, job_id: str) -> list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]]:
+        """(target, state, extra, error) of a document job's results, without their files."""
+        with self.sessions() as s:
+            return [tuple(row) for row in s.execute(  # type: ignore[misc]
+                select(Result.target, Result.state, Result.extra, Result.error)
+                .where(Result.job_id == job_id, Result.position == 0).order_by(Result.target)).all()]
+
+    @_reachable
     def list_jobs(self, limit: int = 20, owner: str | object | None = ANY) -> list[Job]:
         """The newest jobs: all of them, or those of ``owner`` (None: the jobs created without a key)."""
         query = select(Job).order_by(Job.created_at.desc()).limit(limit)
@@ -432,7 +500,8 @@ class JobStore:
                 Result.job_id == job_id, Result.position == position, Result.target == outcome.target,
                 Result.state == PENDING).values(
                 state=DONE if outcome.error is None else FAILED, text=outcome.text, engine=outcome.engine,
-                model=outcome.model, extra=outcome.extra, error=outcome.error, updated_at=now()))
+                model=outcome.model, extra=outcome.extra, error=outcome.error, file=outcome.file,
+                updated_at=now()))
             return changed.rowcount == 1
 
     @_reachable
@@ -467,6 +536,7 @@ class JobStore:
             if job is not None:
                 s.execute(Result.__table__.delete().where(Result.job_id == job_id))
                 s.execute(Document.__table__.delete().where(Document.job_id == job_id))
+                s.execute(JobFile.__table__.delete().where(JobFile.job_id == job_id))
                 s.delete(job)
 
 

@@ -17,6 +17,10 @@ dates, times, inline code: ``service.text.spans``) take the same road as do-not-
 each replaced by a placeholder and restored byte for byte; glossary terms are never matched inside them. The
 report lists them apart from the glossary terms.
 
+**Inline tags** of documents (``service.text.markers``) are protected spans of kind ``tag``, with three extras
+(``service.terminology.tags``): spaces around a placeholder glued to a word, tags inside a glossary term carried by
+the term, and lost tags put back and reported. They are not listed in the report.
+
 **Case**: for case-insensitive entries the restored form follows the case of the source match: ALL CAPS gives
 all caps, a capital first letter (sentence start, title case) capitalises the target form's first letter, and
 otherwise the glossary's form is written as it is. Case-sensitive and do-not-translate entries are written
@@ -37,8 +41,10 @@ from dataclasses import dataclass, field
 import regex
 
 from service import languages
+from service.terminology import tags
 from service.terminology.glossary import Entry, Glossary
 from service.terminology.matcher import Match, TermMatcher, bounded
+from service.text import markers
 from service.text import spans as span_finder
 
 PLACEHOLDER = "ZXQ{}"
@@ -53,6 +59,10 @@ class Slot:
     match: Match  # for a protected span: its text and offsets, with no entry
     required: str
     kind: str = "term"  # "term" (a glossary entry) or the span kind ("url", "email", ...)
+    #: a tag's placeholder was sent with a space before/after it that the source did not have
+    pad: tuple[bool, bool] = (False, False)
+    #: inline tags inside a term's match: (offset in the match's text, marker run)
+    inner: tuple[tuple[int, str], ...] = ()
 
     @property
     def entry(self) -> Entry | None:
@@ -117,6 +127,8 @@ class TermReport:
     spans: list[TermCheck] = field(default_factory=list)  # protected spans (URLs, e-mail addresses, ...)
 
     def add(self, check: TermCheck) -> None:
+        if check.kind == "tag":  # inline tags are markup, not content: a repaired one is a flag instead
+            return
         (self.checks if check.kind == "term" else self.spans).append(check)
 
     @property
@@ -167,23 +179,39 @@ class TermLayer:
         return self._matchers[key]
 
     def protect(self, sentence: str, source: str, target: str) -> Protected:
+        found = span_finder.find(sentence, self.span_kinds)
         kept = [(Match(sp.start, sp.end, sp.text, None), sp.text, sp.kind)  # type: ignore[arg-type]
-                for sp in span_finder.find(sentence, self.span_kinds)]
+                for sp in found if sp.kind != "tag"]
+        tag_spans = [sp for sp in found if sp.kind == "tag"]
         terms = []
+        inner: dict[int, tuple[tuple[int, str], ...]] = {}
         if self.glossaries:
-            for match in self.matcher(source, target).find(sentence):
+            # terms are matched on the text without its inline tags: a link inside a term still lets it match
+            plain, where = markers.strip_with_map(sentence) if tag_spans else (sentence, None)
+            for match in self.matcher(source, target).find(plain):
+                if where is not None:
+                    match = Match(where[match.start], where[match.end - 1] + 1, match.text, match.entry)
                 if any(match.start < m.end and m.start < match.end for m, _, _ in kept):
                     continue  # never inside a URL, an address, a mention...
                 required = match.entry.target_form(target, match.text)
                 if required is not None:
                     terms.append((match, follow_case(required, match.text, match.entry, target), "term"))
+                    inside = [sp for sp in tag_spans if match.start < sp.start and sp.end < match.end]
+                    if inside:
+                        inner[match.start] = tuple((len(markers.strip(sentence[match.start:sp.start])), sp.text)
+                                                   for sp in inside)
+        taken = [(m.start, m.end) for m, _, _ in terms]
+        tagged = [(Match(sp.start, sp.end, sp.text, None), sp.text, "tag")  # type: ignore[arg-type]
+                  for sp in tag_spans if not any(a < sp.start and sp.end < b for a, b in taken)]
         slots: list[Slot] = []
         pieces: list[str] = []
         last = 0
-        for match, required, kind in sorted([*kept, *terms], key=lambda t: t[0].start):
+        for match, required, kind in sorted([*kept, *terms, *tagged], key=lambda t: t[0].start):
             placeholder = PLACEHOLDER.format(len(slots))
-            slots.append(Slot(placeholder, match, required, kind))
-            pieces += [sentence[last:match.start], placeholder]
+            pieces.append(sentence[last:match.start])
+            pad = tags.padding("".join(pieces), sentence, match.end) if kind == "tag" else (False, False)
+            slots.append(Slot(placeholder, match, required, kind, pad, inner.get(match.start, ())))
+            pieces.append((" " if pad[0] else "") + placeholder + (" " if pad[1] else ""))
             last = match.end
         pieces.append(sentence[last:])
         return Protected("".join(pieces), tuple(slots))
@@ -236,27 +264,47 @@ class TermLayer:
         """Replace placeholders, drop invented ones, and check every term. Offsets are sentence-relative."""
         by_number = {i: slot for i, slot in enumerate(protected.slots)}
         restored: set[str] = set()
+        rendered: dict[str, str] = {}
         invented = 0
-
-        def replace(m: regex.Match) -> str:
-            nonlocal invented
+        out: list[str] = []
+        last, eat_space = 0, False
+        for m in _PLACEHOLDER_RE.finditer(translated):
+            before = translated[last:m.start()]
+            last = m.end()
+            if eat_space and before.startswith(" "):
+                before = before[1:]
+            eat_space = False
             slot = by_number.get(int(m.group(1)))
-            if slot is None:
+            if slot is None or (slot.placeholder in restored and slot.kind == "tag"):  # invented, or a tag twice
                 invented += 1
-                return ""
+                out.append(before)
+                continue
             restored.add(slot.placeholder)
-            return slot.required
-
-        text = _PLACEHOLDER_RE.sub(replace, translated)
+            value = tags.place_inner(slot.required, slot.match.text, slot.inner) if slot.inner else slot.required
+            if slot.pad[0] and before.endswith(" "):  # the space added before a glued tag
+                before = before[:-1]
+            eat_space = slot.pad[1]
+            rendered[slot.placeholder] = value
+            out += [before, value]
+        tail = translated[last:]
+        out.append(tail[1:] if eat_space and tail.startswith(" ") else tail)
+        text = "".join(out)
         if invented:  # close the gap a removed look-alike left
             text = regex.sub(r" +([,.;:!?)])", r"\1", regex.sub(r"[ \t]{2,}", " ", text)).strip()
+        text, repaired = tags.repair(text, protected, restored, rendered)
+        plain = markers.strip(text) if any(s.kind == "tag" or s.inner for s in protected.slots) else text
         checks = []
         for slot in protected.slots:
+            if slot.kind == "tag":
+                if slot in repaired:
+                    checks.append(TermCheck("tag", slot.match.text, slot.match.start, slot.match.end, slot.required,
+                                            True, "repaired", "tag"))
+                continue
             if slot.entry is None:  # a protected span: byte for byte
-                present = slot.required in text
+                present = slot.required in plain
                 name = slot.kind
             else:
-                present = contains(text, slot.required, target, slot.entry.case_sensitive or slot.entry.dnt)
+                present = contains(plain, slot.required, target, slot.entry.case_sensitive or slot.entry.dnt)
                 name = slot.entry.key
             method = "protected" if slot.placeholder in restored else ("engine" if present else "missing")
             checks.append(TermCheck(name, slot.match.text, slot.match.start, slot.match.end, slot.required, present,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import regex
 
+from service.text import markers
 from service.text.segment import Segmenter
 
 _TRAILING_SPACE = re.compile(r"\s*$")
@@ -36,8 +37,13 @@ def parse(text: str, lang: str, segmenter: Segmenter) -> list[Piece]:
         for sentence in segmenter.split(body[len(lead):], lang):
             tail = _TRAILING_SPACE.search(sentence).group(0)  # type: ignore[union-attr]
             core = sentence[: len(sentence) - len(tail)]
+            head, core, end = markers.peel(core) if markers.has_markers(core) else ("", core, "")
+            if head:  # inline tags at a sentence's edges need no engine
+                pieces.append(Piece(head, False))
             if core:
                 pieces.append(Piece(core, True))
+            if end:
+                pieces.append(Piece(end, False))
             if tail:
                 pieces.append(Piece(tail, False))
         if ending:

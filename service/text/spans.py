@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import regex
 
+from service.text import markers
+
 #: Units written after a number (SI and the common ones in ASEAN government text). "%" needs no space.
 _UNITS = (r"km|m|cm|mm|kg|g|mg|t|ha|m2|m²|km2|km²|m3|m³|l|ml|L|mL|MW|kW|kWh|MWh|GW|GWh|W|V|A|Hz|MHz|GHz|"
           r"KB|MB|GB|TB|Mbps|Gbps|°C|°F|ppm|mmHg|km/jam|km/h")
@@ -31,8 +33,8 @@ _DOMAINS = (r"go\.id|co\.id|ac\.id|or\.id|gov\.my|com\.my|edu\.my|gov\.sg|go\.th
 
 PATTERNS: dict[str, str] = {
     "code": r"`[^`\n]+`",
-    "url": r"(?:(?:https?://|ftp://|www\.)[^\s<>\"'`]+?|(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:" + _DOMAINS
-           + r")(?![\w-])(?:/[^\s<>\"'`]*?)?)(?=[.,;:!?)\]]*(?:\s|$|[<>\"'`]))",
+    "url": r"(?:(?:https?://|ftp://|www\.)[^\s<>\"'`\uE000-\uF8FF]+?|(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:" + _DOMAINS
+           + r")(?![\w-])(?:/[^\s<>\"'`\uE000-\uF8FF]*?)?)(?=[.,;:!?)\]]*(?:\s|$|[<>\"'`\uE000-\uF8FF]))",
     "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
     "mention": r"(?<![\w@])@\w+(?:\.\w+)*",
     "hashtag": r"(?<![\w#&])#\w*[^\W\d_]\w*",
@@ -45,9 +47,15 @@ PATTERNS: dict[str, str] = {
             rf"|\d{{1,2}}\.\d{{2}}(?=\s?(?:{_ZONES})(?!\w)))(?:\s?(?:{_ZONES})(?!\w))?(?![\w:]|[.,]\d)",
     "number": rf"(?<![\w.,]){_NUMBER}\s?(?:%|(?:{_UNITS})(?![\w]))",
     "noncharacter": r"[\p{Noncharacter_Code_Point}]+",
+    # inline markup of a document (service.text.markers): adjacent tags are one span, so their placeholders
+    # never touch each other
+    "tag": markers.CLASS + "+",
 }
-#: Kinds a setting may switch off (noncharacters are always kept apart: they truncate Apertium's output).
-KINDS: tuple[str, ...] = tuple(k for k in PATTERNS if k != "noncharacter")
+#: Kinds always kept apart, whatever the setting: noncharacters (they truncate Apertium's output) and the inline
+#: tags of documents.
+ALWAYS: tuple[str, ...] = ("noncharacter", "tag")
+#: Kinds a setting may switch off.
+KINDS: tuple[str, ...] = tuple(k for k in PATTERNS if k not in ALWAYS)
 _COMPILED = {kind: regex.compile(pattern, regex.V1) for kind, pattern in PATTERNS.items()}
 
 
@@ -76,7 +84,7 @@ def parse_kinds(value: str) -> tuple[str, ...]:
 def find(text: str, kinds: tuple[str, ...] | frozenset[str] = KINDS) -> list[Span]:
     """Protected spans of ``text`` in order, without overlaps; where two overlap the longer wins."""
     candidates = [Span(kind, m.start(), m.end(), m.group())
-                  for kind in (*kinds, "noncharacter") if kind in _COMPILED
+                  for kind in (*kinds, *ALWAYS) if kind in _COMPILED
                   for m in _COMPILED[kind].finditer(text) if m.end() > m.start()]
     chosen: list[Span] = []
     for cand in sorted(candidates, key=lambda s: (-(s.end - s.start), s.start)):

@@ -147,28 +147,33 @@ def test_two_servers_two_workers_redis_postgresql(stack: tuple[list[Web], list[W
             outcomes[name].append((time.monotonic(), status))
             time.sleep(0.1)
 
-    threads = [threading.Thread(target=load, args=(n, w)) for n, w in (("a", a), ("b", b)) for _ in range(2)]
+    threads = [threading.Thread(target=load, args=(n, w), daemon=True) for n, w in (("a", a), ("b", b))
+               for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(3)
-    killed_at = time.monotonic()
-    a.kill()
-    time.sleep(5)
-    deadline = time.monotonic() + 300
     state = None
-    while time.monotonic() < deadline:
-        status, state = call(b.base, f"/v1/jobs/{job['id']}")
-        assert status == 200
-        if state["state"] == "completed":
-            break
-        time.sleep(0.5)
-    stop.set()
-    for t in threads:
-        t.join(90)
+    try:
+        time.sleep(3)
+        killed_at = time.monotonic()
+        a.kill()
+        time.sleep(5)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status, state = call(b.base, f"/v1/jobs/{job['id']}", key=submitter)  # the job is the submitter's
+            assert status == 200, state
+            if state["state"] == "completed":
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(90)
 
     assert state is not None and state["state"] == "completed", state
     assert state["counts"] == {"done": 240, "failed": 0, "pending": 0, "cancelled": 0}
-    with urllib.request.urlopen(f"{b.base}/v1/jobs/{job['id']}/results", timeout=30) as r:
+    results = urllib.request.Request(f"{b.base}/v1/jobs/{job['id']}/results",
+                                     headers={"Authorization": f"Bearer {submitter}"})
+    with urllib.request.urlopen(results, timeout=30) as r:
         rows = [json.loads(line) for line in r.read().decode().splitlines() if line.strip()]
     pairs = [(row["id"], row["target"]) for row in rows]
     assert len(pairs) == len(set(pairs)) == 240 and all(row["state"] == "done" for row in rows)

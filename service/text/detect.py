@@ -3,8 +3,9 @@
 Thai, Khmer, Lao and Burmese each have a script of their own, so they are told by script. Among the
 Latin-script languages (Indonesian, Malay, English, Filipino, Vietnamese) a small naive Bayes model decides
 (``service.text.langmodel``: word frequencies with a character model for unseen words, built by
-``scripts/build_detector.py``; figures in ``bench/results/detect.md``). URLs, addresses, mentions, numbers and
-the like are left out first: they are no evidence of a language.
+``scripts/build_detector.py``; figures in ``bench/results/detect.md``), and a pair model trained to tell
+Indonesian from Malay re-splits their share. URLs, addresses, mentions, numbers and the like are left out first:
+they are no evidence of a language.
 
 The ``source_prior`` (this service's usual source, Indonesian) is ``prior_weight`` times likelier a priori than
 any other language, so a close call goes to it. A call is *uncertain* when the most likely language (prior

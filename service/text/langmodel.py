@@ -7,8 +7,16 @@ it has not seen, scored as naive Bayes (each word independent given the language
     P_char(w | L) = product over the characters of "<w>" of P(c | 3 previous characters, L), each order
                     interpolated with the next lower one (Dirichlet smoothing, ``DIRICHLET``)
 
-The data (word log-probabilities and character n-gram counts) is built by ``scripts/build_detector.py`` from
-word frequency lists and training sentences, and shipped as one small gzipped JSON file beside this module.
+Indonesian and Malay share most of their words, so the split between those two is refined by a second,
+discriminative model (``PairModel``): a logistic regression whose features are each word's frequency ratio in the
+two languages, whether only one of the two Apertium analysers knows the word (``kerana``, ``bahawa``,
+``pesakit`` against ``karena``, ``bahwa``, ``pasien``) and whether Apertium's dictionaries translate it into a
+different word. Its weights are folded into one number per word (nats of evidence for Malay), so the model
+reads like a table. The final Indonesian-or-Malay log-odds blend the naive Bayes log-odds and the pair model's.
+
+The data (word log-probabilities, character n-gram counts, the pair model's word weights) is built by
+``scripts/build_detector.py`` from word frequency lists, training sentences and Apertium's dictionaries, and
+shipped as one small gzipped JSON file beside this module.
 """
 
 from __future__ import annotations
@@ -98,15 +106,47 @@ class LanguageModel:
         return cls(language, data["words"], data["oov"], CharModel(data["chars"], data["alphabet"]))
 
 
+class PairModel:
+    """Two close languages told apart (``first`` Indonesian, ``second`` Malay): the log-odds of ``second`` are
+
+        bias + sum over words w of (token_bias + weights[w])     (weights[w] = 0 for a word not in the table)
+
+    a logistic regression on per-word features whose weights, multiplied out, give one number per word.
+    ``blend`` is the share of the naive Bayes log-odds in the final call (the rest: this model's)."""
+
+    def __init__(self, first: str, second: str, weights: dict[str, float], token_bias: float, bias: float,
+                 blend: float):
+        self.first, self.second = first, second
+        self.weights = weights
+        self.token_bias = token_bias
+        self.bias = bias
+        self.blend = blend
+
+    def log_odds(self, tokens: list[str]) -> float:
+        """Evidence for ``second`` over ``first`` (nats)."""
+        return self.bias + sum(self.token_bias + self.weights.get(w, 0.0) for w in tokens)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"languages": [self.first, self.second], "words": {w: round(x, 3) for w, x in self.weights.items()},
+                "token_bias": round(self.token_bias, 4), "bias": round(self.bias, 4), "blend": self.blend}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PairModel:
+        first, second = data["languages"]
+        return cls(first, second, data["words"], data["token_bias"], data["bias"], data["blend"])
+
+
 class Models:
-    """The per-language models and the calibration of their scores into probabilities."""
+    """The per-language models, the pair model for Indonesian and Malay, and the calibration of their scores
+    into probabilities."""
 
     def __init__(self, models: dict[str, LanguageModel], temperature: float, meta: dict[str, object],
-                 clip: float = CLIP):
+                 clip: float = CLIP, pair: PairModel | None = None):
         self.models = models
         self.temperature = temperature
         self.meta = meta
         self.clip = clip
+        self.pair = pair
 
         self._langs = list(models)
         self.word_scores = lru_cache(maxsize=200_000)(self._word_scores)  # words repeat: score each once
@@ -126,16 +166,27 @@ class Models:
 
     def posteriors(self, tokens: list[str]) -> dict[str, float]:
         """P(language | words) with a uniform prior, the log-likelihoods divided by the calibrated temperature
-        (naive Bayes counts correlated evidence many times over; the temperature undoes its overconfidence)."""
+        (naive Bayes counts correlated evidence many times over; the temperature undoes its overconfidence);
+        the pair model then re-splits the probability of Indonesian-or-Malay between the two."""
         ll = self.loglik(tokens)
         top = max(ll.values())
         weights = {lang: math.exp((v - top) / self.temperature) for lang, v in ll.items()}
         total = sum(weights.values())
-        return {lang: w / total for lang, w in weights.items()}
+        posteriors = {lang: w / total for lang, w in weights.items()}
+        pair = self.pair
+        if pair is not None and pair.first in ll and pair.second in ll:
+            # the pair's share of the probability stays; the pair model re-splits it between the two
+            both = posteriors[pair.first] + posteriors[pair.second]
+            nb = (ll[pair.second] - ll[pair.first]) / self.temperature
+            odds = pair.blend * nb + (1 - pair.blend) * pair.log_odds(tokens)
+            second = both / (1 + math.exp(-odds)) if odds > -700 else 0.0
+            posteriors[pair.first], posteriors[pair.second] = both - second, second
+        return posteriors
 
     def save(self, path: Path = MODEL_FILE) -> None:
         data = {"meta": self.meta, "temperature": self.temperature, "clip": self.clip,
-                "languages": {lang: m.to_dict() for lang, m in self.models.items()}}
+                "languages": {lang: m.to_dict() for lang, m in self.models.items()},
+                "pair": self.pair.to_dict() if self.pair is not None else None}
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
         path.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
 
@@ -144,4 +195,5 @@ class Models:
 def load(path: Path = MODEL_FILE) -> Models:
     data = json.loads(gzip.decompress(path.read_bytes()))
     models = {lang: LanguageModel.from_dict(lang, d) for lang, d in data["languages"].items()}
-    return Models(models, data["temperature"], data["meta"], data["clip"])
+    pair = PairModel.from_dict(data["pair"]) if data.get("pair") else None
+    return Models(models, data["temperature"], data["meta"], data["clip"], pair)

@@ -464,7 +464,7 @@ class Pipeline:
 def _document_report(layer: TermLayer, pieces: list[document.Piece],
                      translated: dict[str, tuple[str, list[TermCheck]]]) -> TermReport:
     """Per-sentence checks -> one report with offsets into the whole source document."""
-    report = TermReport(layer.names)
+    report = TermReport(layer.names, layer.versions)
     offset = 0
     for piece in pieces:
         if piece.translate:

@@ -22,6 +22,7 @@ from service.engines.base import DecodeOptions
 from service.errors import (
     ConfigError,
     EngineFailed,
+    GlossariesUnavailable,
     GlossaryInvalid,
     InvalidInput,
     JobsUnavailable,
@@ -37,7 +38,7 @@ log = logging.getLogger("service")
 #: Exit codes, one per error family (checked first match, so subclasses come before their bases).
 EXIT_CODES: list[tuple[type[ServiceError], int]] = [
     (InvalidInput, 2), (ModelMissing, 3), (ModelDownloadFailed, 4), (ModelInvalid, 5), (EngineFailed, 5),
-    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (ServiceError, 1),
+    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (GlossariesUnavailable, 7), (ServiceError, 1),
 ]
 #: Output pipe closed by the reader (``| head``): 128 + SIGPIPE, what a shell reports for other tools.
 EXIT_BROKEN_PIPE = 141

@@ -164,7 +164,7 @@ class _TbxReader:
         self._term: _Term | None = None
         self._text: list[str] | None = None  # collecting the text of the element being read
         self._field: tuple[str, str] | None = None  # (element, type) of a descrip/termNote/note being read
-        self._seen: dict[str, int] = {}  # folded source form -> line of its concept
+        self._seen: dict[str, tuple[int, int]] = {}  # source form (folded unless case-sensitive) -> (entry, line)
 
     @property
     def line(self) -> int:
@@ -302,13 +302,15 @@ class _TbxReader:
         entry = Entry(forms, dnt, case_sensitive, " ".join(concept.notes), f"{self.file_name}:{concept.line}",
                       deprecated, info)
         source = next(iter(self.languages))
+        number = len(self.entries)
         for form in entry.source_forms(source):
-            key = form if case_sensitive else form.casefold()
-            if key in self._seen:
+            key = form if case_sensitive else "\0" + form.casefold()
+            earlier = self._seen.get(key)
+            if earlier is not None and earlier[0] != number:
                 self.problem(concept.line, f"duplicate source term {form!r} ({source}), already in the entry on line "
-                                           f"{self._seen[key]}: merge the two entries, or mark one form deprecated")
+                                           f"{earlier[1]}: merge the two entries, or mark one form deprecated")
                 return
-            self._seen[key] = concept.line
+            self._seen[key] = (number, concept.line)
         self.entries.append(entry)
 
 

@@ -94,6 +94,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _trimmed(row: list[str]) -> list[str]:
+    """A sheet's rows are as wide as its widest one: empty cells at the end are no columns."""
+    while row and not row[-1].strip():
+        row.pop()
+    return row
+
+
 def read_xlsx(data: bytes, file_name: str, name: str) -> tuple[Glossary, list[str]]:
     """The first sheet of a workbook, laid out like the CSV (a header of language codes and flag columns)."""
     import openpyxl  # uses defusedxml for the workbook's XML when it is installed (it is: a dependency)
@@ -107,7 +114,7 @@ def read_xlsx(data: bytes, file_name: str, name: str) -> tuple[Glossary, list[st
         if not book.worksheets:
             return Glossary(name, ()), [f"{file_name}:1: the workbook has no sheets"]
         sheet = book.worksheets[0]
-        rows = ((f"{file_name}:{sheet.title}:{n}", [_cell(v) for v in row])
+        rows = ((f"{file_name}:{sheet.title}:{n}", _trimmed([_cell(v) for v in row]))
                 for n, row in enumerate(sheet.iter_rows(values_only=True), 1))
         glossary, problems = parse_rows(rows, file_name, name)
     finally:
@@ -274,11 +281,8 @@ class _TbxReader:
                     avoid[lang].append(text)
             else:
                 ranked.setdefault(lang, []).append((rank, order, text))
-            if term.notes or term.status:
-                notes = dict(term.notes)
-                if term.status:
-                    notes["administrativeStatus"] = term.status
-                terms_info.setdefault(lang, {})[text] = notes
+            if term.notes:  # the status is in the forms' order and the deprecated forms
+                terms_info.setdefault(lang, {})[text] = dict(term.notes)
         if not concept.terms:
             self.problem(concept.line, "an entry without terms")
             return
@@ -380,8 +384,7 @@ def _tbx_concept(entry: Entry, number: int, langs: list[str]) -> Iterator[str]:
             status = "preferredTerm" if i == 0 and forms else ("admittedTerm" if i < len(forms) else "deprecatedTerm")
             yield f"<termSec><term>{escape(form)}</term>"
             for kind, value in (notes_by_lang.get(lang, {}).get(form) or {}).items():
-                if kind != "administrativeStatus":
-                    yield f"<termNote type={quoteattr(kind)}>{escape(value)}</termNote>"
+                yield f"<termNote type={quoteattr(kind)}>{escape(value)}</termNote>"
             yield f'<termNote type="administrativeStatus">{status}-admn-sts</termNote></termSec>'
         yield "</langSec>"
     yield "</conceptEntry>\n"

@@ -99,6 +99,10 @@ def _respond(status: int, code: str, message: str, headers: dict[str, str] | Non
     return error_response(status, code, message, headers, **details)
 
 
+#: For a blueprint's own error handlers: the same answer as the app's (the page, or the JSON body).
+respond = _respond
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:

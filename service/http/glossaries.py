@@ -25,7 +25,7 @@ from service.errors import (
     counted,
 )
 from service.http.bodies import FORM, JSON, MULTIPART, parse_json, validate
-from service.http.errors import ApiError
+from service.http.errors import ApiError, respond
 from service.http.policy import PAGE, body, caller, route
 from service.http.schemas import GlossaryName, LanguageCode, Strict
 from service.http.state import current_service
@@ -92,6 +92,13 @@ class RollbackBody(Strict):
 class RollbackForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
     version: int = Field(ge=1)
+
+
+@bp.errorhandler(GlossaryNotFound)
+def _not_found(error: GlossaryNotFound) -> Response:
+    """Here a glossary or an entry that does not exist is the resource asked for: 404 (a translation that names
+    an unknown glossary is a bad request, 400, as before)."""
+    return respond(404, error.code, error.message, **error.details)
 
 
 # -- reading bodies ----------------------------------------------------------------------------------------

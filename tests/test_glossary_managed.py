@@ -61,6 +61,7 @@ def test_every_change_is_a_version_with_who_and_when_and_any_version_comes_back(
     entry, v2 = store.update_entry("kemendagri", 1, e({"id": "kota cerdas", "en": "intelligent city"}), "bob")
     assert v2 == 2 and entry.id == 1
     added, v3 = store.add_entry("kemendagri", e({"id": "Kemlu", "en": "MOFA"}), "bob")
+    assert (added.id, v3) == (3, 3)
     assert store.delete_entry("kemendagri", 2, "carol") == 4
     history = store.history("kemendagri")
     assert [(v.version, v.author, v.action, v.entries) for v in history] == [
@@ -127,11 +128,9 @@ def test_writes_need_an_admin_key_and_every_admin_route_says_so(keyed) -> None:
 
 def test_api_upload_edit_search_versions_rollback_export(tmp_path: Path) -> None:
     client = app_for(settings_for(tmp_path)).test_client()  # no keys configured: a single-user server
-    made = client.post("/v1/glossaries", data={"file": (io.BytesIO(xlsx([["id", "en", "ms"], ["kota cerdas", "smart city",
-                                                                                   "bandar pintar"],
-                                                               ["Kemlu", "MOFA", ""]])), "kemlu.xlsx"),
-                                               "description": "Ministry terms"},
-                       content_type="multipart/form-data")
+    sheet = xlsx([["id", "en", "ms"], ["kota cerdas", "smart city", "bandar pintar"], ["Kemlu", "MOFA", ""]])
+    made = client.post("/v1/glossaries", data={"file": (io.BytesIO(sheet), "kemlu.xlsx"),
+                                               "description": "Ministry terms"}, content_type="multipart/form-data")
     assert made.status_code == 201 and made.get_json()["name"] == "kemlu" and made.headers["Location"].endswith(
         "/v1/glossaries/kemlu")
     assert translate(client, "Kota cerdas dan Kemlu.", "kemlu")["text"] == "Smart city DAN MOFA."

@@ -119,7 +119,7 @@ def test_writes_need_an_admin_key_and_every_admin_route_says_so(keyed) -> None:
         if policy is None or not policy.admin:
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            url = url_for_rule(rule.rule).replace("/x", "/kemendagri", 1).replace("/x", "/1")
+            url = url_for_rule(rule.rule).replace("/x", "/kemendagri", 1)
             response = client.open(url, method=method, headers=bearer(keys["alice"]), json={})
             assert response.status_code == 403, f"{method} {rule.rule} -> {response.status_code}"
             walked += 1

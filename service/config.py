@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     #: (bench/results/glossary-scale.md); national termbases have a few hundred thousand.
     max_glossary_entries: int = 1_000_000
     #: Bytes of one glossary file uploaded over HTTP: a 100,000-entry TBX-Basic file with three languages is
-    #: ~40 MiB, so 256 MiB takes the largest termbases; larger files go through `glossary import` on the server.
+    #: ~50 MiB, so 256 MiB takes the largest termbases; larger files go through `glossary import` on the server.
     max_glossary_upload_bytes: int = 256 * 1024 * 1024
 
     # -- HTTP limits: each one bounds the work a single request can demand of a worker ------------------

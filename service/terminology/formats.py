@@ -42,6 +42,7 @@ from service.terminology.glossary import (
     DEPRECATED_SUFFIX,
     Entry,
     Glossary,
+    gc_paused,
     nfc,
     parse_glossary,
     parse_rows,
@@ -320,6 +321,11 @@ class _TbxReader:
 
 def read_tbx(data: bytes, file_name: str, name: str) -> tuple[Glossary, list[str]]:
     reader = _TbxReader(file_name)
+    with gc_paused():
+        return _read_tbx(reader, data, file_name, name)
+
+
+def _read_tbx(reader: _TbxReader, data: bytes, file_name: str, name: str) -> tuple[Glossary, list[str]]:
     try:
         for start in range(0, len(data), _READ_CHUNK):
             reader.parser.feed(data[start:start + _READ_CHUNK])

@@ -20,6 +20,7 @@ whatever the glossary's size (100,000 entries: ~1 s to build, a few milliseconds
 from __future__ import annotations
 
 import unicodedata
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +29,13 @@ import ahocorasick
 import regex
 
 from service import languages
-from service.terminology.glossary import Entry, Glossary
+from service.terminology.glossary import Entry, Glossary, gc_paused
 
 #: Runs of characters that count as part of a word (what ``\w`` means in :func:`bounded`).
 _WORDS = regex.compile(r"\w+", regex.V1)
 
-#: What the automaton holds per case-folded form: its length and its candidates, in the order they are tried:
-#: (case sensitive, the form as written, the entries that have it, later glossaries first).
+#: The candidates of one case-folded form, in the order they are tried: (case sensitive, the form as written,
+#: the entries that have it, later glossaries first).
 Candidates = tuple[tuple[bool, str, tuple[Entry, ...]], ...]
 
 
@@ -73,6 +74,10 @@ class TermIndex:
     """Every source form of some glossaries (later ones win) in one source language; serves every target."""
 
     def __init__(self, glossaries: Sequence[Glossary], source: str):
+        with gc_paused():
+            self._build(glossaries, source)
+
+    def _build(self, glossaries: Sequence[Glossary], source: str) -> None:
         self.source = source
         self.no_spaces = languages.get(source).no_spaces
         found: dict[str, Any] = {}  # case-folded form -> its (first) candidate, or a list of them
@@ -97,14 +102,22 @@ class TermIndex:
                         found[key] = [same, item]
                         many.add(key)
         self.size = len(found)
-        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-        add = self._automaton.add_word
-        for key, item in found.items():
+        # The automaton holds a number per form (no Python object: 1,000,000 forms build in seconds); that number
+        # indexes the form's length and its candidates: the entry itself for the usual single case-insensitive
+        # one, else the tuple of candidates in the order they are tried.
+        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS, ahocorasick.KEY_STRING)
+        self._lengths = array("I")
+        self._candidates: list[Entry | Candidates] = []
+        add, lengths, candidates = self._automaton.add_word, self._lengths, self._candidates
+        for number, (key, item) in enumerate(found.items()):
+            add(key, number)
+            lengths.append(len(key))
             if key in many:
-                add(key, (len(key), _candidates(item)))
+                candidates.append(_candidates(item))
+            elif item[0]:  # one case-sensitive form
+                candidates.append(((True, item[1], (item[2],)),))
             else:
-                sensitive, form, entry = item
-                add(key, (len(key), ((sensitive, form if sensitive else "", (entry,)),)))
+                candidates.append(item[2])
         if found:
             self._automaton.make_automaton()
 
@@ -125,8 +138,9 @@ class TermIndex:
             for m in _WORDS.finditer(text):
                 word[m.start() + 1:m.end() + 1] = b"\x01" * (m.end() - m.start())
         found: list[tuple[int, int, Entry]] = []
-        for last, (length, candidates) in self._automaton.iter(folded):
-            first = last - length + 1
+        lengths, all_candidates = self._lengths, self._candidates
+        for last, number in self._automaton.iter(folded):
+            first = last - lengths[number] + 1
             if origin is None:
                 start, end = first, last + 1
             else:
@@ -136,7 +150,11 @@ class TermIndex:
                 start, end = origin[first], origin[last] + 1
             if word is not None and (word[start] or word[end + 1]):  # the characters before and after
                 continue
-            entry = _choose(candidates, text, start, end, target)
+            candidates = all_candidates[number]
+            if type(candidates) is Entry:
+                entry = candidates if target is None or candidates.dnt or target in candidates.forms else None
+            else:
+                entry = _choose(candidates, text, start, end, target)  # type: ignore[arg-type]
             if entry is not None:
                 found.append((start, end, entry))
         if not found:

@@ -10,6 +10,7 @@ their places (``file:line``, ``file:sheet:row``).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
@@ -121,6 +122,18 @@ def to_entry(data: EntryBody) -> Entry:
                  _forms(data.deprecated) or EMPTY)
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: Entry ids, versions and offsets beyond this are no row (and no database is asked about them).
+MAX_NUMBER = 2**31 - 1
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ApiError(422, "validation_error", "A glossary's name has 1 to 64 letters, digits, '.', '_' or '-'.",
+                       problems=[{"field": "name", "problem": "1 to 64 of A-Z a-z 0-9 . _ -"}])
+    return name
+
+
 def _problems(problems: list[str]) -> ApiError:
     return ApiError(422, "glossary_invalid", f"The glossary has {counted(len(problems), 'problem')}: {problems[0]}",
                     problems=problems[:MAX_PROBLEMS_SHOWN], problems_total=len(problems))
@@ -152,7 +165,7 @@ def _from_upload(default_name: str) -> tuple[str, str | None, Glossary]:
                     else request.form.to_dict())
     upload = request.files["file"]
     file_name = upload.filename or "upload.csv"
-    name = form.name.strip() or default_name or file_name.split(".")[0]
+    name = check_name(form.name.strip() or default_name or file_name.split(".")[0])
     data = upload.read()
     glossary, problems = formats.read_glossary(data, file_name, name)
     if problems:
@@ -176,7 +189,7 @@ def read_create() -> tuple[str, str | None, Glossary]:
 
 def read_replace() -> tuple[str, str | None, Glossary]:
     s = current_service().settings
-    name = (request.view_args or {}).get("name", "")
+    name = check_name((request.view_args or {}).get("name", ""))
     if request.mimetype == MULTIPART:
         if "file" not in request.files:
             raise InvalidInput("Send the glossary as a file field named 'file' (CSV, TSV, TBX or XLSX).")
@@ -281,7 +294,7 @@ def _numbered(entry: Entry, number: int) -> Entry:
 
 def _paging() -> tuple[str, int, int]:
     try:
-        offset = max(0, int(request.args.get("offset", "0")))
+        offset = min(MAX_NUMBER, max(0, int(request.args.get("offset", "0"))))
         limit = min(MAX_PAGE, max(1, int(request.args.get("limit", str(PAGE_SIZE)))))
     except ValueError:
         raise ApiError(400, "invalid_request", "offset and limit must be whole numbers.") from None

@@ -371,6 +371,8 @@ class ManagedGlossaries:
             return self._current_entry(s, row, entry_id)
 
     def _current_entry(self, s: Any, row: GlossaryRow, entry_id: int) -> Entry:
+        if not 0 < entry_id < 2**31:
+            raise GlossaryNotFound(f"{row.name} has no entry {entry_id}.", glossary=row.name, entry=entry_id)
         data = s.scalar(select(EntryRow.data).where(self._at(row.id, None), EntryRow.entry_id == entry_id))
         if data is None:
             raise GlossaryNotFound(f"{row.name} has no entry {entry_id}.", glossary=row.name, entry=entry_id)

@@ -22,6 +22,7 @@ from service.engines.base import DecodeOptions
 from service.errors import (
     ConfigError,
     EngineFailed,
+    GlossariesUnavailable,
     GlossaryInvalid,
     InvalidInput,
     JobsUnavailable,
@@ -38,7 +39,7 @@ log = logging.getLogger("service")
 #: Exit codes, one per error family (checked first match, so subclasses come before their bases).
 EXIT_CODES: list[tuple[type[ServiceError], int]] = [
     (InvalidInput, 2), (ModelMissing, 3), (ModelDownloadFailed, 4), (ModelInvalid, 5), (EngineFailed, 5),
-    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (ServiceError, 1),
+    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (GlossariesUnavailable, 7), (ServiceError, 1),
 ]
 #: Output pipe closed by the reader (``| head``): 128 + SIGPIPE, what a shell reports for other tools.
 EXIT_BROKEN_PIPE = 141
@@ -479,11 +480,20 @@ def cmd_models_add(args: argparse.Namespace) -> int:
 
 
 # -- glossary --------------------------------------------------------------------------------------
-def cmd_glossary_list(args: argparse.Namespace) -> int:
-    from service.terminology.glossary import GlossaryStore
+def _registry(settings: Settings):
+    from service.terminology.registry import GlossaryRegistry
 
+    return GlossaryRegistry.from_settings(settings)
+
+
+def _cli_author() -> str:
+    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}"[:64]
+
+
+def cmd_glossary_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = GlossaryStore(settings.glossary_dir)
+    registry = _registry(settings)
+    store = registry.builtin
     print(f"glossary folder: {settings.glossary_dir}")
     defaults = settings.default_glossary_names
     for name in store.names():
@@ -495,6 +505,15 @@ def cmd_glossary_list(args: argparse.Namespace) -> int:
         g = store.glossaries[name]
         default = "  (default)" if name in defaults else ""
         print(f"{name}  {len(g.entries)} entries, languages {','.join(g.languages)}, version {g.version}{default}")
+    try:
+        managed = registry.managed.list() if registry.managed is not None else []
+    except GlossariesUnavailable as exc:
+        print(f"managed glossaries: not listed ({exc.message})")
+        return 0
+    for info in managed:
+        default = "  (default)" if info.name in defaults else ""
+        print(f"{info.name}  {info.entries:,} entries, languages {','.join(info.languages)}, version {info.version} "
+              f"(managed; changed {info.updated_at:%Y-%m-%d %H:%M} by {info.updated_by}){default}")
     return 0
 
 
@@ -512,6 +531,91 @@ def cmd_glossary_check(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     tail = f", {len(found)} warning{'s' if len(found) != 1 else ''}" if found else ""
     print(f"{args.file}: {len(g.entries)} entries, languages {','.join(g.languages)}: no problems{tail}")
+    return 0
+
+
+def cmd_glossary_import(args: argparse.Namespace) -> int:
+    """A file as a managed glossary: a new one, or a new version of the one with that name."""
+    from service.errors import GlossaryConflict, GlossaryNotFound
+    from service.terminology.glossary import load_glossary
+
+    settings = _settings(args)
+    registry = _registry(settings)
+    path = Path(args.file)
+    name = args.name or path.name.split(".")[0]
+    if registry.is_builtin(name):
+        raise GlossaryConflict(f"{name} is a built-in glossary (a file in {settings.glossary_dir}); import under "
+                               "another name with --name.")
+    try:
+        g = load_glossary(path)
+    except GlossaryInvalid as exc:
+        for problem in exc.details.get("problems", []):
+            print(problem, file=sys.stderr)
+        raise
+    if not g.entries:
+        raise InvalidInput(f"{path.name} has no entries.")
+    if len(g.entries) > settings.max_glossary_entries:
+        raise InvalidInput(f"{path.name} has {len(g.entries):,} entries; the limit is "
+                           f"{settings.max_glossary_entries:,} (setting max_glossary_entries).")
+    langs = [languages.normalize(c) for c in (args.languages or "").split(",") if c.strip()]
+    langs = list(dict.fromkeys([*langs, *g.languages]))
+    store = registry.managed
+    assert store is not None
+    try:
+        info = store.replace(name, list(g.entries), langs, _cli_author(), args.description,
+                             action=f"replaced from {path.name}")
+        what = "new version"
+    except GlossaryNotFound:
+        info = store.create(name, list(g.entries), langs, _cli_author(), args.description or "",
+                            action=f"created from {path.name}")
+        what = "created"
+    print(f"{name}: {what} {info.version}, {info.entries:,} entries, languages {','.join(info.languages)}")
+    return 0
+
+
+def cmd_glossary_export(args: argparse.Namespace) -> int:
+    from service.terminology import formats
+
+    registry = _registry(_settings(args))
+    g = registry.get(args.name)
+    if g.managed and args.version is not None:
+        assert registry.managed is not None
+        g = registry.managed.load(args.name, args.version)
+    data, _, _ = formats.export(g, args.format)
+    if args.out:
+        try:
+            Path(args.out).write_bytes(data)
+        except OSError as exc:
+            raise InvalidInput(f"Cannot write {args.out}: {exc.strerror}.") from exc
+        print(f"{args.out}: {g.name} version {g.version}, {len(g.entries):,} entries", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def cmd_glossary_diff(args: argparse.Namespace) -> int:
+    from service.terminology.store import entry_json
+
+    registry = _registry(_settings(args))
+    if registry.is_builtin(args.name) or registry.managed is None:
+        raise InvalidInput(f"{args.name} is a built-in glossary: it has no versions to compare (use diff on its "
+                           "file).")
+    diff = registry.managed.diff(args.name, args.old, args.new)
+
+    def show(entry) -> str:
+        data = entry_json(entry)
+        forms = "; ".join(f"{lang}: {' | '.join(v)}" for lang, v in data["forms"].items())
+        flags = "".join([" [dnt]" if entry.dnt else "", " [case]" if entry.case_sensitive else ""])
+        return f"#{entry.id} {forms}{flags}" + (f" ({entry.note})" if entry.note else "")
+
+    print(f"--- {args.name} version {args.old}\n+++ {args.name} version {args.new}")
+    for entry in diff.removed:
+        print(f"- {show(entry)}")
+    for entry in diff.added:
+        print(f"+ {show(entry)}")
+    for old, new in diff.changed:
+        print(f"- {show(old)}\n+ {show(new)}")
+    print(f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed", file=sys.stderr)
     return 0
 
 
@@ -708,13 +812,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=int, default=5, help="errors to show")
     p.set_defaults(func=cmd_eval_detect)
 
-    glossary = sub.add_parser("glossary", help="list or check glossaries").add_subparsers(dest="action",
-                                                                                          required=True)
-    p = glossary.add_parser("list", parents=[common], help="the glossaries in the glossary folder")
+    glossary = sub.add_parser("glossary", help="list, check, import, export or compare glossaries").add_subparsers(
+        dest="action", required=True)
+    p = glossary.add_parser("list", parents=[common], help="the glossaries: built-in files and managed ones")
     p.set_defaults(func=cmd_glossary_list)
-    p = glossary.add_parser("check", parents=[common], help="validate a glossary file (problems by line)")
+    p = glossary.add_parser("check", parents=[common], help="validate a glossary file: CSV, TSV, TBX or XLSX "
+                                                            "(problems as file:line)")
     p.add_argument("file")
     p.set_defaults(func=cmd_glossary_check)
+    p = glossary.add_parser("import", parents=[common], help="a file as a managed glossary (a new one, or a new "
+                                                             "version of the one with that name)")
+    p.add_argument("file")
+    p.add_argument("--name", help="the glossary's name (default: the file's name)")
+    p.add_argument("--description")
+    p.add_argument("--languages", help="the languages, comma-separated, the source side first")
+    p.set_defaults(func=cmd_glossary_import)
+    p = glossary.add_parser("export", parents=[common], help="a glossary as CSV or TBX, on stdout or --out FILE")
+    p.add_argument("name")
+    p.add_argument("--format", choices=["csv", "tbx"], default="csv")
+    p.add_argument("--version", type=int, help="a managed glossary's version (default: the current one)")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_glossary_export)
+    p = glossary.add_parser("diff", parents=[common], help="what changed between two versions of a managed "
+                                                           "glossary")
+    p.add_argument("name")
+    p.add_argument("old", type=int, metavar="V1")
+    p.add_argument("new", type=int, metavar="V2")
+    p.set_defaults(func=cmd_glossary_diff)
 
     p = sub.add_parser("eval-terms", parents=[common],
                        help="exact-match term accuracy (WMT21 terminology task) with per-term misses")

@@ -142,6 +142,15 @@ class Settings(BaseSettings):
     #: Glossary layers (one per distinct list of glossary names in requests) kept built: each holds its term
     #: automata, so the cache is an LRU of this size rather than one layer per list ever seen.
     glossary_layer_cache: int = 32
+    #: Seconds a worker may use a managed glossary's version before asking the database whether it changed (one
+    #: small query): an edit made on any worker is used everywhere within this time, without a restart.
+    glossary_refresh_s: float = 1.0
+    #: Entries in one managed glossary: 1,000,000 loads and indexes in ~15 s and ~2 GiB per worker
+    #: (bench/results/glossary-scale.md); national termbases have a few hundred thousand.
+    max_glossary_entries: int = 1_000_000
+    #: Bytes of one glossary file uploaded over HTTP: a 100,000-entry TBX-Basic file with three languages is
+    #: ~50 MiB, so 256 MiB takes the largest termbases; larger files go through `glossary import` on the server.
+    max_glossary_upload_bytes: int = 256 * 1024 * 1024
 
     # -- HTTP limits: each one bounds the work a single request can demand of a worker ------------------
     #: Characters in one text of a request: ~5 pages, a long news article with room to spare.

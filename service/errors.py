@@ -101,6 +101,19 @@ class JobsUnavailable(ServiceError):
     code = "jobs_unavailable"
 
 
+class GlossariesUnavailable(ServiceError):
+    """The database of managed glossaries cannot be reached and the glossary asked for is not held in memory:
+    built-in glossaries (files) and every glossary already loaded keep working."""
+
+    code = "glossaries_unavailable"
+
+
+class GlossaryConflict(InvalidInput):
+    """A change that clashes with what is there: a glossary name taken, a source term another entry has."""
+
+    code = "glossary_conflict"
+
+
 class InternalError(ServiceError):
     """Something unexpected failed (a bug, or a library's surprise); ``details['incident']`` names its log entry."""
 

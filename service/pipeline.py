@@ -50,6 +50,7 @@ from service.summaries.options import SummaryOptions, render
 from service.summaries.summarizer import Summarizer, Summary
 from service.terminology.enforce import Protected, TermCheck, TermLayer, TermReport
 from service.terminology.glossary import GlossaryStore
+from service.terminology.registry import GlossaryRegistry
 from service.text import document, layout, spans
 from service.text.detect import Detection, LanguageDetector
 from service.text.segment import Segmenter
@@ -175,13 +176,18 @@ class EngineSource(Protocol):
 
 class Pipeline:
     def __init__(self, settings: Settings, router: EngineSource, segmenter: Segmenter | None = None,
-                 detector: LanguageDetector | None = None, glossaries: GlossaryStore | None = None):
+                 detector: LanguageDetector | None = None,
+                 glossaries: GlossaryRegistry | GlossaryStore | None = None):
         self.settings = settings
         self.router = router
         self.segmenter = segmenter or Segmenter()
         self._detector = detector
-        self.glossaries = glossaries if glossaries is not None else GlossaryStore(settings.glossary_dir)
-        self._layers: OrderedDict[tuple[str, ...], TermLayer] = OrderedDict()  # LRU, glossary_layer_cache
+        if isinstance(glossaries, GlossaryStore):
+            glossaries = GlossaryRegistry(glossaries)  # built-in glossaries only
+        #: built-in glossaries (files) and managed ones (the database), at their current versions
+        self.glossaries = glossaries if glossaries is not None else GlossaryRegistry.from_settings(settings)
+        #: LRU of glossary_layer_cache layers, keyed by the glossaries' names and versions
+        self._layers: OrderedDict[tuple[tuple[str, str], ...], TermLayer] = OrderedDict()
         self._layers_lock = threading.Lock()
         self._summarizer: Summarizer | None = None
         try:
@@ -202,16 +208,19 @@ class Pipeline:
     def term_layer(self, names: Sequence[str] | None) -> TermLayer:
         """The glossary layer for these names (the configured default for None), which also keeps the protected
         spans (URLs, e-mail addresses...); with no glossary it keeps the spans alone. An LRU of
-        ``glossary_layer_cache`` layers (each holds its term matchers)."""
+        ``glossary_layer_cache`` layers (each holds its term indexes), keyed by the glossaries' versions too: a
+        glossary changed over the API gets a new layer, and the old one ages out."""
         chosen = tuple(self.settings.default_glossary_names if names is None else names)
+        glossaries = self.glossaries.resolve(chosen)  # unknown/broken: raises; managed: current version
+        key = tuple((g.name, g.version) for g in glossaries)
         with self._layers_lock:
-            layer = self._layers.get(chosen)
+            layer = self._layers.get(key)
             if layer is not None:
-                self._layers.move_to_end(chosen)
+                self._layers.move_to_end(key)
                 return layer
-        layer = TermLayer([self.glossaries.get(n) for n in chosen], self.span_kinds)  # unknown/broken: raises
+        layer = TermLayer(glossaries, self.span_kinds)
         with self._layers_lock:
-            self._layers[chosen] = layer
+            layer = self._layers.setdefault(key, layer)
             while len(self._layers) > max(1, self.settings.glossary_layer_cache):
                 self._layers.popitem(last=False)
         return layer
@@ -491,7 +500,7 @@ class Pipeline:
 def _document_report(layer: TermLayer, pieces: list[document.Piece],
                      translated: dict[str, tuple[str, list[TermCheck]]]) -> TermReport:
     """Per-sentence checks -> one report with offsets into the whole source document."""
-    report = TermReport(layer.names)
+    report = TermReport(layer.names, layer.versions)
     offset = 0
     for piece in pieces:
         if piece.translate:

@@ -58,7 +58,7 @@ def keyed_app(settings: Settings, tmp_path: Path, path: Path, pipeline: Pipeline
 
 
 def url_for_rule(rule: str) -> str:
-    return re.sub(r"<(?:[a-z_]+:)?[a-z_]+>", "x", rule)
+    return re.sub(r"<(?:[a-z_]+:)?[a-z_]+>", "x", re.sub(r"<int:[a-z_]+>", "1", rule))
 
 
 # -- 1. keys, limits and ownership in one place ------------------------------------------------------------

@@ -28,7 +28,8 @@ from tests.test_jobs import inline_service
 def fuzz_app(settings: Settings, router, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     s = settings.replace(secret_key="x", max_text_chars=300, max_total_chars=600, max_texts=3, max_targets=3,
                          beam_size=1, max_job_documents=3, max_job_bytes=2000, max_document_wait_s=0.2,
-                         max_document_bytes=20_000)
+                         max_document_bytes=20_000,
+                         data_dir=tmp_path_factory.mktemp("fuzz-data"))  # glossaries it creates stay its own
     pipeline = Pipeline(s, router)
     jobs = inline_service(s, pipeline, tmp_path_factory.mktemp("jobs"), run=False)
     return create_app(s, pipeline, warm="none", jobs=jobs)

@@ -119,34 +119,3 @@ def list_languages() -> Response:
                       for lang in languages.LANGUAGES.values()],
         "pairs": pairs,
     })
-
-
-@bp.get("/glossaries")
-@route("The glossaries: size, languages, version, or their problems", group="glossaries")
-def list_glossaries() -> Response:
-    state = current_service()
-    store = state.pipeline.glossaries
-    defaults = state.settings.default_glossary_names
-    out = []
-    for name in store.names():
-        if name in store.broken:
-            out.append({"name": name, "usable": False, "problems": store.broken[name].details.get("problems", [])})
-        else:
-            g = store.glossaries[name]
-            out.append({"name": name, "usable": True, "entries": len(g.entries), "languages": list(g.languages),
-                        "version": g.version, "default": name in defaults})
-    return jsonify({"glossaries": out})
-
-
-@bp.get("/glossaries/<name>")
-@route("One glossary's entries", group="glossaries", errors=(503,))
-def get_glossary(name: str) -> Response:
-    store = current_service().pipeline.glossaries
-    if name not in store.names():
-        raise ApiError(404, "glossary_not_found", f"No glossary named {name!r}.", available=store.names())
-    g = store.get(name)  # a broken glossary raises GlossaryInvalid: 503 with its problems
-    return jsonify({"name": g.name, "version": g.version, "languages": list(g.languages), "entries": [
-        {"forms": {lang: list(forms) for lang, forms in e.forms.items()}, "dnt": e.dnt,
-         "case_sensitive": e.case_sensitive, "note": e.note}
-        for e in g.entries
-    ]})

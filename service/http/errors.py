@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (JobNotFound, 404),
     (JobsUnavailable, 503),
+    (errors.GlossariesUnavailable, 503),
+    (errors.GlossaryConflict, 409),
     (IdempotencyConflict, 409),
     (errors.InputTooLarge, 413),
     (errors.GlossaryNotFound, 400),
@@ -38,7 +40,7 @@ STATUS: list[tuple[type[errors.ServiceError], int]] = [
 
 
 #: Core errors that pass by themselves -> seconds for the Retry-After header.
-RETRY_AFTER: dict[type[errors.ServiceError], int] = {JobsUnavailable: 30}
+RETRY_AFTER: dict[type[errors.ServiceError], int] = {JobsUnavailable: 30, errors.GlossariesUnavailable: 30}
 
 
 class ApiError(Exception):
@@ -95,6 +97,10 @@ def _respond(status: int, code: str, message: str, headers: dict[str, str] | Non
                 response.headers[key] = value
             return response
     return error_response(status, code, message, headers, **details)
+
+
+#: For a blueprint's own error handlers: the same answer as the app's (the page, or the JSON body).
+respond = _respond
 
 
 def register(app: Flask) -> None:

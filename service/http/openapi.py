@@ -23,7 +23,8 @@ ERROR_SCHEMA = {
                    "code": {"type": "string", "description": "machine-readable reason"}},
     "additionalProperties": True,
 }
-ERRORS = {400: "bad request", 401: "API key missing or invalid", 403: "a cross-site request without a key",
+ERRORS = {400: "bad request", 401: "API key missing or invalid",
+          403: "a cross-site request without a key, or a change that needs an admin key",
           404: "not found", 409: "conflict", 413: "a limit was exceeded (the setting is named)",
           415: "wrong content type", 422: "validation failed", 429: "rate limited (see Retry-After)",
           502: "engine failure", 503: "a model must be pulled, a dependency is down, or not ready"}
@@ -31,7 +32,8 @@ SUCCESS = {200: "OK", 201: "created", 303: "see the Location header"}
 SCHEMAS = {"application/json": {"type": "object", "additionalProperties": True},
            "application/x-ndjson": {"type": "string", "description": "one JSON object a line"},
            "text/html": {"type": "string"}, "text/plain": {"type": "string"}, "text/css": {"type": "string"},
-           "application/octet-stream": {"type": "string", "format": "binary", "description": "a file"}}
+           "application/octet-stream": {"type": "string", "format": "binary", "description": "a file"},
+           "text/csv": {"type": "string"}, "application/x-tbx+xml": {"type": "string"}}
 _ARGUMENT = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
 
@@ -39,7 +41,7 @@ def _errors(policy: Policy, method: str, has_path_args: bool) -> list[int]:
     codes = set(policy.errors)
     if policy.access != PUBLIC:
         codes.add(401)
-    if method not in SAFE_METHODS:
+    if method not in SAFE_METHODS or policy.admin:
         codes.add(403)
     if has_path_args:
         codes.add(404)
@@ -69,8 +71,9 @@ def _operation(policy: Policy, method: str, path_args: list[str], settings: Any)
             media: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
             for media, model in policy.bodies.items()}}
     responses: dict[str, Any] = {str(policy.status): {"description": SUCCESS.get(policy.status, "OK")}}
-    if policy.status != 303:
-        responses[str(policy.status)]["content"] = {policy.produces: {"schema": SCHEMAS[policy.produces]}}
+    if policy.status != 303:  # produces may list several media types ("text/csv,application/x-tbx+xml")
+        responses[str(policy.status)]["content"] = {media: {"schema": SCHEMAS[media]}
+                                                    for media in policy.produces.split(",")}
     for code in _errors(policy, method, bool(path_args)):
         if code == 303:
             responses["303"] = {"description": "not signed in: to the sign-in page"}

@@ -12,6 +12,10 @@ Access:
 - ``PAGE``: a web page. As KEY, but the key may also come from the signed-in session (``/login``); a
   visitor without one is sent to the sign-in page instead of getting a 401.
 
+``admin=True`` (with KEY or PAGE): a write that changes what every caller gets (managed glossaries) needs a key
+with the admin role: 403 ``admin_required`` for other keys (a web visitor without a key is sent to sign in).
+A server with no keys configured at all is a single-user server: its admin routes are open like the rest.
+
 Order for each request: the body size limit, the cross-site check, the caller (key, session), the CSRF
 token (forms of our pages), the body (read and validated), then the cost charged to the caller's rate limit.
 """
@@ -48,6 +52,8 @@ class Policy:
     access: str = KEY
     #: with KEY or PAGE: the public_endpoints group that opens this route without a key
     group: str | None = None
+    #: only keys with the admin role (when keys are configured); never opened by a group
+    admin: bool = False
     #: reads and validates the body; the result is ``g.body`` (views call :func:`body`)
     read: Callable[[], Any] | None = None
     #: media type -> the model that validates (and documents) a body sent that way
@@ -101,6 +107,8 @@ def check_routes(app: Flask, public_endpoints: str = "") -> None:
             raise ConfigError(f"Route {rule.rule} is public but not in policy.ALWAYS_PUBLIC.")
         if policy.group is not None and policy.group not in GROUPS:
             raise ConfigError(f"Route {rule.rule} names an unknown group {policy.group!r}.")
+        if policy.admin and (policy.access == PUBLIC or policy.group is not None):
+            raise ConfigError(f"Route {rule.rule} is for admins: it cannot be public or in a public group.")
     unknown = set(public_groups(public_endpoints)) - set(GROUPS)
     if unknown:
         raise ConfigError(f"public_endpoints lists unknown groups ({', '.join(sorted(unknown))}); the groups are "
@@ -153,6 +161,11 @@ def enforce() -> Response | None:
             if policy.access == PAGE and exc.code == "api_key_required":
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")), code=303)
             raise
+    if policy.admin and state.keys.configured and not g.caller.admin:
+        if policy.access == PAGE and g.caller.key is None:
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")), code=303)
+        raise ApiError(403, "admin_required", "This change needs an API key with the admin role (an operator makes "
+                       "one with `python -m service keys new --role admin`).")
     if policy.csrf:
         check_csrf()
     if policy.read is not None:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     JSON,
     DateTime,
+    Engine,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -212,26 +213,34 @@ class Outcome:
     file: bytes | None = None
 
 
+def make_engine(url: str, lock_timeout_s: float = 30.0) -> Engine:
+    """An engine on the service's database (the job store's; managed glossaries share it), connecting on first
+    use: SQLite in WAL mode with foreign keys, waiting ``lock_timeout_s`` for a write lock; PostgreSQL with a
+    bounded connect timeout."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite"):
+        connect_args: dict[str, Any] = {"timeout": lock_timeout_s}
+    elif url.startswith("postgresql"):
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
+    else:
+        connect_args = {}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)  # connects on first use
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(conn, _record) -> None:
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+    return engine
+
+
 class JobStore:
     def __init__(self, url: str, lock_timeout_s: float = 30.0):
         """``lock_timeout_s``: how long a SQLite call waits for another process's write lock."""
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        if url.startswith("sqlite"):
-            connect_args: dict[str, Any] = {"timeout": lock_timeout_s}
-        elif url.startswith("postgresql"):
-            connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
-        else:
-            connect_args = {}
-        self.engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)  # connects on first use
-        if url.startswith("sqlite"):
-            @event.listens_for(self.engine, "connect")
-            def _sqlite_pragmas(conn, _record) -> None:
-                cur = conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-                cur.execute("PRAGMA foreign_keys=ON")
-                cur.close()
+        self.engine = make_engine(url, lock_timeout_s)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._schema_ready = False
         self._schema_lock = threading.Lock()

@@ -35,6 +35,7 @@ given the required forms, and :meth:`TermLayer.verify` reports each term ``instr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ import regex
 from service import languages
 from service.terminology import tags
 from service.terminology.glossary import Entry, Glossary
-from service.terminology.matcher import Match, TermMatcher, bounded
+from service.terminology.matcher import Match, TermIndex, TermMatcher, bounded
 from service.text import markers
 from service.text import spans as span_finder
 
@@ -123,6 +124,8 @@ class TermCheck:
 @dataclass
 class TermReport:
     glossaries: list[str]
+    #: name -> the version of each glossary used (a file's content hash, a managed glossary's version number)
+    versions: dict[str, str] = field(default_factory=dict)
     checks: list[TermCheck] = field(default_factory=list)  # glossary terms
     spans: list[TermCheck] = field(default_factory=list)  # protected spans (URLs, e-mail addresses, ...)
 
@@ -149,8 +152,9 @@ class TermReport:
         return self.present / self.found if self.checks else None
 
     def to_dict(self) -> dict[str, object]:
-        return {"glossaries": self.glossaries, "terms_found": self.found, "terms_present": self.present,
-                "compliance": self.compliance, "terms": [c.to_dict() for c in self.checks],
+        return {"glossaries": self.glossaries, "versions": self.versions, "terms_found": self.found,
+                "terms_present": self.present, "compliance": self.compliance,
+                "terms": [c.to_dict() for c in self.checks],
                 "spans_found": len(self.spans), "spans_present": self.spans_present,
                 "spans": [c.to_dict() for c in self.spans]}
 
@@ -164,19 +168,29 @@ def contains(text: str, form: str, target: str, case_sensitive: bool) -> bool:
 
 class TermLayer:
     """The glossary layer for one set of glossaries (later ones win) and the kinds of protected spans.
-    Stateless per call: thread-safe."""
+    One term index per source language, built on first use, serves every target. Thread-safe."""
 
     def __init__(self, glossaries: Sequence[Glossary], span_kinds: Sequence[str] = ()):
         self.glossaries = list(glossaries)
         self.names = [g.name for g in self.glossaries]
+        #: name -> version of each glossary in this layer (what a report names)
+        self.versions = {g.name: g.version for g in self.glossaries}
         self.span_kinds = tuple(span_kinds)
-        self._matchers: dict[tuple[str, str], TermMatcher] = {}
+        self._indexes: dict[str, TermIndex] = {}
+        self._lock = threading.Lock()
 
-    def matcher(self, source: str, target: str) -> TermMatcher:
-        key = (source, target)
-        if key not in self._matchers:  # racing threads build the same thing twice at worst
-            self._matchers[key] = TermMatcher(self.glossaries, source, target)
-        return self._matchers[key]
+    def index(self, source: str) -> TermIndex:
+        """The term index of ``source`` (built once; a large glossary takes a second, so threads wait for it)."""
+        found = self._indexes.get(source)
+        if found is None:
+            with self._lock:
+                found = self._indexes.get(source)
+                if found is None:
+                    found = self._indexes[source] = TermIndex(self.glossaries, source)
+        return found
+
+    def matcher(self, source: str, target: str | None) -> TermMatcher:
+        return TermMatcher(index=self.index(source), target=target)
 
     def protect(self, sentence: str, source: str, target: str) -> Protected:
         found = span_finder.find(sentence, self.span_kinds)
@@ -223,7 +237,7 @@ class TermLayer:
                 for sp in span_finder.find(sentence, self.span_kinds)]
         terms = []
         if self.glossaries:
-            for match in self.matcher(source, target).find(sentence):
+            for match in self.index(source).find(sentence, target):
                 if any(match.start < m.end and m.start < match.end for m, _, _ in kept):
                     continue  # never inside a URL, an address, a mention...
                 required = match.entry.target_form(target, match.text)

@@ -94,7 +94,8 @@ USER 10001
 FROM common AS runtime
 # Modules a serving process imports (bytecode compiled at build time in the runtime image).
 ARG WARM_IMPORTS="service.cli service.http service.jobs.worker service.serving.gunicorn_conf service.engines.ctranslate2 \
-service.engines.hf service.engines.apertium service.summaries.abstractive service.evaluation ctranslate2 lingua \
+service.engines.hf service.engines.apertium service.summaries.abstractive service.evaluation ctranslate2 \
+service.text.detect service.documents.road service.terminology.formats \
 transformers.models.auto.tokenization_auto transformers.models.marian.tokenization_marian \
 transformers.models.nllb.tokenization_nllb transformers.models.m2m_100.tokenization_m2m_100 \
 transformers.models.mbart50.tokenization_mbart50 transformers.models.t5.tokenization_t5 \

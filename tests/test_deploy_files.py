@@ -130,3 +130,50 @@ def test_kustomization_builds() -> None:
     kinds = [d["kind"] for d in yaml.safe_load_all(out.stdout) if d]
     assert sorted(kinds) == sorted(["Secret", "PersistentVolumeClaim", "Job", "Deployment", "Service",
                                     "HorizontalPodAutoscaler", "Deployment"])
+
+
+def runtime_distributions() -> set[str]:
+    """The distributions the runtime install brings: the base requirements of pyproject.toml (no extras of ours)
+    and, recursively, what they require."""
+    import importlib.metadata as md
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    todo = [Requirement(r) for r in project["dependencies"]]
+    seen: set[str] = set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = md.requires(req.name) or []
+        except md.PackageNotFoundError:
+            continue
+        for line in requires:
+            sub = Requirement(line)
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
+                todo.append(sub)
+    return seen
+
+
+def test_the_runtime_images_warm_imports_exist() -> None:
+    """The runtime image imports these at build time: each must come from the runtime requirements (a module
+    from a dev-only package failed the image build after minutes: lingua did, once it left the runtime set)."""
+    import importlib.metadata as md
+
+    from packaging.utils import canonicalize_name
+
+    text = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    found = re.search(r'ARG WARM_IMPORTS="([^"]+)"', text)
+    assert found, "no WARM_IMPORTS in the Dockerfile"
+    modules = found.group(1).replace("\\\n", " ").split()
+    runtime = runtime_distributions()
+    owners = md.packages_distributions()
+    outside = [m for m in modules if m.split(".")[0] != "service"
+               and not any(canonicalize_name(d) in runtime for d in owners.get(m.split(".")[0], []))]
+    assert modules and not outside, f"not in the runtime requirements: {outside}"

@@ -45,12 +45,19 @@ RUN --mount=type=secret,id=pipconf,target=/run/secrets/pipconf \
 
 FROM venv AS venv-runtime
 # Slimmer: no debug sections in the wheels' shared objects that have them (CTranslate2's extension: 68 MB, 1.7 MB
-# without; the last stage's imports check that every one still loads); no pip or setuptools; no bytecode (the
-# last stage compiles what the service imports). binutils (strip) stays in this build stage.
+# without; the last stage's imports check that every one still loads; --strip-unneeded is not used: it breaks
+# the libraries auditwheel patched, "ELF load command address/offset not page-aligned"); no test suites of the
+# packages (scipy's and numpy's: 27 MB) and no C/Cython headers, sources or type stubs (6 MB); none of what only
+# the command lines of transformers and huggingface_hub use (typer, rich, pygments) or Xet downloads need
+# (hf_xet: 11 MB; models are downloaded with the full image); no pip or setuptools; no bytecode (the last stage
+# compiles what the service imports). binutils (strip) stays in this build stage.
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils \
     && for f in $(find /opt/venv -name '*.so' -type f); do \
          if readelf -S "$f" | grep -q '\.debug_info'; then strip --strip-debug "$f"; fi; done \
-    && python3 -m pip uninstall -q -y pip setuptools \
+    && python3 -m pip uninstall -q -y pip setuptools hf-xet typer rich pygments \
+    && find /opt/venv/lib/python3*/site-packages -mindepth 2 -type d -name tests -prune -exec rm -rf {} + \
+    && find /opt/venv/lib/python3*/site-packages -type f \( -name '*.pyi' -o -name '*.pxd' -o -name '*.pyx' \
+         -o -name '*.h' -o -name '*.c' \) -delete \
     && find /opt/venv -name __pycache__ -prune -exec rm -rf {} +
 
 FROM venv AS venv-full
@@ -95,7 +102,7 @@ FROM common AS runtime
 # Modules a serving process imports (bytecode compiled at build time in the runtime image).
 ARG WARM_IMPORTS="service.cli service.http service.jobs.worker service.serving.gunicorn_conf service.engines.ctranslate2 \
 service.engines.hf service.engines.apertium service.summaries.abstractive service.evaluation ctranslate2 \
-service.text.detect service.documents.road service.terminology.formats \
+service.text.detect service.documents.road service.terminology.formats service.summaries.extractive scipy.sparse numpy \
 transformers.models.auto.tokenization_auto transformers.models.marian.tokenization_marian \
 transformers.models.nllb.tokenization_nllb transformers.models.m2m_100.tokenization_m2m_100 \
 transformers.models.mbart50.tokenization_mbart50 transformers.models.t5.tokenization_t5 \

@@ -68,11 +68,14 @@ podman_setup() {
     0) return 0 ;;
   esac
   # auto: can the default configuration run a container from the base image? If not and runc is here, use it.
-  podman image exists "$BASE_IMAGE" || return 0  # probed again once the base exists
-  if ! podman run --rm --network none "$BASE_IMAGE" true >/dev/null 2>&1; then
+  # Probed with the base image, or with the Debian image it is built from (probed again once one exists).
+  local probe=$BASE_IMAGE
+  podman image exists "$probe" || probe=localhost/debian:bookworm-minbase
+  podman image exists "$probe" || return 0
+  if ! podman run --rm --network none "$probe" true >/dev/null 2>&1; then
     command -v runc >/dev/null 2>&1 || die "podman cannot run a container here; try: apt-get install runc"
     write_runc_conf
-    podman run --rm --network none "$BASE_IMAGE" true >/dev/null || die "podman cannot run a container even with runc"
+    podman run --rm --network none "$probe" true >/dev/null || die "podman cannot run a container even with runc"
   fi
 }
 

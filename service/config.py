@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     #: Translations are rarely over twice their source; the bound stops a model that never emits its end token.
     max_output_ratio: float = 2.0
     max_output_extra: int = 10
+    #: Beam search length penalty of the CTranslate2 engine (a hypothesis scores its log-probability / length **
+    #: penalty): 1.0 is CTranslate2's default, a plain per-token average; lower values favour shorter outputs
+    #: (LibreTranslate uses 0.2; bench/peers.py sets both sides equal).
+    length_penalty: float = 1.0
     #: Timeout for one Apertium call (seconds); a stuck subprocess must not hold a worker forever.
     apertium_timeout_s: float = 60.0
 

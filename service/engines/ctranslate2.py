@@ -25,7 +25,8 @@ class CTranslate2Engine(AdapterEngine):
     name = "ctranslate2"
 
     def __init__(self, adapter: HFAdapter, ct2_dir: Path, device: str = "auto", compute_type: str = "auto",
-                 threads: tuple[int, int] = (1, 1), output_bound: tuple[float, int] = (2.0, 10)):
+                 threads: tuple[int, int] = (1, 1), output_bound: tuple[float, int] = (2.0, 10),
+                 length_penalty: float = 1.0):
         import ctranslate2
 
         super().__init__(adapter, output_bound)
@@ -33,6 +34,7 @@ class CTranslate2Engine(AdapterEngine):
         if compute_type == "auto":
             compute_type = "float16" if self.device == "cuda" else "int8"
         self.compute_type = compute_type
+        self.length_penalty = length_penalty
         intra, inter = threads
         #: translator replicas (inter_threads): the micro-batcher keeps one batch in flight per replica
         self.parallel_batches = inter
@@ -69,6 +71,7 @@ class CTranslate2Engine(AdapterEngine):
                 num_hypotheses=options.n_best,
                 max_decoding_length=max_len + (1 if prefix_token else 0),
                 min_decoding_length=options.min_output_tokens,
+                length_penalty=self.length_penalty,
                 return_scores=True,
             )
         except RuntimeError as exc:

@@ -267,7 +267,8 @@ class EngineRouter:
             from service.engines.ctranslate2 import CTranslate2Engine
 
             return CTranslate2Engine(self._adapter(candidate), self.store.ct2_dir(candidate.model.id),
-                                     s.device, s.compute_type, s.threads, (s.max_output_ratio, s.max_output_extra))
+                                     s.device, s.compute_type, s.threads, (s.max_output_ratio, s.max_output_extra),
+                                     s.length_penalty)
         from service.engines.transformers import TransformersEngine
 
         # torch runs one batch at a time on every core the engine has

@@ -189,13 +189,14 @@ def test_ctranslate2_replicas_each_get_a_batch(settings: Settings) -> None:
     from service.engines.ctranslate2 import CTranslate2Engine
     from service.engines.router import EngineRouter
 
-    router = EngineRouter(settings.replace(intra_threads=1, inter_threads=2, memory="off"))
+    router = EngineRouter(settings.replace(intra_threads=1, inter_threads=2, memory="off", length_penalty=0.2))
     if router.settings.threads[1] < 2:
         pytest.skip("one core: a single replica")
     built = router.engine_for("id", "en")
     assert isinstance(built, BatchingEngine) and built.dispatchers == 2
     bare = built.inner
     assert isinstance(bare, CTranslate2Engine) and bare.translator.num_translators == 2
+    assert bare.length_penalty == 0.2  # the setting reaches the beam search
     assert bare.replica_share(8) == 4 and bare.replica_share(1) == 0
     options = DecodeOptions(beam_size=1, max_output_tokens=6, min_output_tokens=6)
     split = bare.translate(SEGMENTS * 3, "id", "en", options)

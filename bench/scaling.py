@@ -12,7 +12,10 @@ themselves); translation memory off. The time is that of the work alone (the mod
   (bench/glossary_scale.py's synthetic Indonesian terms); the time is translating with the glossary in use, the
   load and index time is reported beside it;
 - job size: a batch job of N one-sentence documents processed chunk by chunk (run_chunk, SQLite job store),
-  10 to ``--max-job`` (3,000 by default: 10,000 takes minutes on 2 cores and grows the same way).
+  10 to ``--max-job`` (3,000 by default: 10,000 takes many minutes on 2 cores and grows the same way).
+
+Points are kept in bench/.cache/scaling-points.json as they are measured, so an interrupted run resumes;
+``--remeasure document,jobs`` (or ``all``) measures those curves again.
 
 Writes bench/results/scaling.md, one PNG per curve (scaling-<curve>.png) and scaling.png (all five, for the
 README). The growth exponent is the slope of log(time) against log(size) over the last two points: 1 is linear.
@@ -142,10 +145,19 @@ def point(curve: str, size: int) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib(), **extra}
 
 
+#: measured points, kept so that an interrupted run goes on where it stopped (--remeasure drops curves)
+POINTS = CACHE / "scaling-points.json"
+
+
 def measure(curve: str, size: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--point", curve, str(size)], check=True, capture_output=True,
-                         text=True, cwd=REPO / "bench").stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = json.loads(POINTS.read_text()) if POINTS.exists() else {}
+    key = f"{curve}:{size}"
+    if key not in done:
+        out = subprocess.run([sys.executable, __file__, "--point", curve, str(size)], check=True,
+                             capture_output=True, text=True, cwd=REPO / "bench").stdout
+        done[key] = json.loads(out.strip().splitlines()[-1])
+        POINTS.write_text(json.dumps(done, indent=1))
+    return done[key]
 
 
 def exponent(rows: list[tuple[int, dict[str, float]]]) -> float:
@@ -170,11 +182,16 @@ def main() -> None:
     parser.add_argument("--point", nargs=2, metavar=("CURVE", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smaller grids (a few minutes)")
     parser.add_argument("--max-job", type=int, default=3000, help="largest job of the job-size curve")
+    parser.add_argument("--remeasure", default="", help="curves to measure again (comma-separated; 'all')")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "scaling.md")
     args = parser.parse_args()
     if args.point:
         print(json.dumps(point(args.point[0], int(args.point[1]))))
         return
+    if args.remeasure and POINTS.exists():
+        drop = set(CURVES) if args.remeasure == "all" else set(args.remeasure.split(","))
+        kept = {k: v for k, v in json.loads(POINTS.read_text()).items() if k.split(":")[0] not in drop}
+        POINTS.write_text(json.dumps(kept, indent=1))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -189,7 +206,8 @@ def main() -> None:
         results[curve] = []
         for size in sizes:
             r = measure(curve, size)
-            print(f"{curve} {size}: {r['seconds']:.2f} s, peak RSS {r['peak_rss_mib']:.0f} MiB", flush=True)
+            print(f"{curve} {size}: {r['seconds']:.2f} s, peak RSS {r['peak_rss_mib']:.0f} MiB "
+                  f"{json.dumps(r)}", flush=True)
             results[curve].append((size, r))
     out_dir = args.output.parent
     fig, axes = plt.subplots(1, len(CURVES), figsize=(4 * len(CURVES), 3.6))
@@ -218,7 +236,7 @@ def main() -> None:
                   f"| {label} | seconds | seconds per unit | {extra}peak RSS |",
                   f"| --- | --- | --- | {'--- | ' if extra else ''}--- |"]
         for size, r in rows:
-            load = f"{r['load_s']:.2f} | " if curve == "glossary" else ""
+            load = (f"{r['load_s']:.2f} | " if "load_s" in r else "n/a | ") if curve == "glossary" else ""
             lines.append(f"| {size:,} | {r['seconds']:.2f} | {r['seconds'] / size:.4f} | {load}"
                          f"{r['peak_rss_mib']:.0f} MiB |")
         lines += ["", f"- growth exponent **{exponent(rows):.2f}**", ""]

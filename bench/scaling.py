@@ -165,6 +165,24 @@ def exponent(rows: list[tuple[int, dict[str, float]]]) -> float:
     return math.log(rb["seconds"] / ra["seconds"]) / math.log(b / a)
 
 
+def input_tokens(curve: str, size: int) -> int:
+    """Source tokens the point translates (TICO-19's first lines are short, later ones longer: 10 tokens on
+    average over the first 100, 32 over the first 1,000), so that growth can be read per token too."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(CACHE / "models" / OPUS.replace("/", "--") / "hf" / "source.spm"))
+    if curve in ("document", "concurrency", "jobs"):
+        return sum(len(sp.encode(s)) for s in sentences(size))
+    per_doc = sum(len(sp.encode(s)) for s in sentences(20))
+    return per_doc * size if curve == "targets" else per_doc
+
+
+def token_exponent(curve: str, rows: list[tuple[int, dict[str, float]]]) -> float:
+    (a, ra), (b, rb) = rows[-2], rows[-1]
+    ta, tb = input_tokens(curve, a), input_tokens(curve, b)
+    return math.log(rb["seconds"] / ra["seconds"]) / math.log(tb / ta) if tb != ta else float("nan")
+
+
 def plot(curve: str, label: str, rows: list[tuple[int, dict[str, float]]], ax) -> None:
     xs = [x for x, _ in rows]
     ys = [r["seconds"] for _, r in rows]
@@ -226,20 +244,26 @@ def main() -> None:
              "- opus-mt-id-en-shape random model, CTranslate2 int8, default threads; greedy, 8 output tokens per "
              "sentence (the service's own costs, not the model's), translation memory off; each point in a fresh "
              "process (peak RSS = its VmHWM, model included); times of the work alone",
-             "- growth exponent: slope of log(time) vs log(size) over the last two points (1 = linear, < 1 better)",
+             "- growth exponent: slope of log(time) vs log(size) over the last two points (1 = linear, < 1 better); "
+             "the documents, requests and job documents are TICO-19's first N lines, which get longer with N "
+             "(10 tokens on average over the first 100, 32 over the first 1,000), so the exponent against input "
+             "tokens is given too",
              "- one run on a 2-core machine shared with other work: small times are noisy",
              f"- command: `python bench/scaling.py{' --quick' if args.quick else ''}`", ""]
     for curve, rows in results.items():
         label = CURVES[curve][0]
         extra = "load + index s | " if curve == "glossary" else ""
         lines += [f"## {curve}: {label}", "", f"![{curve}](scaling-{curve}.png)", "",
-                  f"| {label} | seconds | seconds per unit | {extra}peak RSS |",
-                  f"| --- | --- | --- | {'--- | ' if extra else ''}--- |"]
+                  f"| {label} | input tokens | seconds | seconds per unit | ms per input token | {extra}peak RSS |",
+                  f"| --- | --- | --- | --- | --- | {'--- | ' if extra else ''}--- |"]
         for size, r in rows:
             load = (f"{r['load_s']:.2f} | " if "load_s" in r else "n/a | ") if curve == "glossary" else ""
-            lines.append(f"| {size:,} | {r['seconds']:.2f} | {r['seconds'] / size:.4f} | {load}"
-                         f"{r['peak_rss_mib']:.0f} MiB |")
-        lines += ["", f"- growth exponent **{exponent(rows):.2f}**", ""]
+            tokens = input_tokens(curve, size)
+            lines.append(f"| {size:,} | {tokens:,} | {r['seconds']:.2f} | {r['seconds'] / size:.4f} | "
+                         f"{1000 * r['seconds'] / tokens:.2f} | {load}{r['peak_rss_mib']:.0f} MiB |")
+        per_token = token_exponent(curve, rows)
+        by_tokens = f"; against input tokens **{per_token:.2f}**" if not math.isnan(per_token) else ""
+        lines += ["", f"- growth exponent against {label} **{exponent(rows):.2f}**{by_tokens}", ""]
     text = "\n".join(lines)
     args.output.write_text(text, encoding="utf-8")
     print(text)

@@ -190,7 +190,9 @@ def plot(curve: str, label: str, rows: list[tuple[int, dict[str, float]]], ax) -
     ax.loglog(xs, [ys[-1] * x / xs[-1] for x in xs], "--", color="grey", label="linear (through the last point)")
     ax.set_xlabel(label)
     ax.set_ylabel("seconds")
-    ax.set_title(f"{curve}: growth x^{exponent(rows):.2f}")
+    per_token = token_exponent(curve, rows)
+    tokens = f", per input token ^{per_token:.2f}" if not math.isnan(per_token) else ""
+    ax.set_title(f"{curve}: growth ^{exponent(rows):.2f}{tokens}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
 

@@ -251,7 +251,8 @@ def main() -> None:
              "(10 tokens on average over the first 100, 32 over the first 1,000), so the exponent against input "
              "tokens is given too",
              "- one run on a 2-core machine shared with other work: small times are noisy",
-             f"- command: `python bench/scaling.py{' --quick' if args.quick else ''}`", ""]
+             f"- command: `python bench/scaling.py{' --quick' if args.quick else ''}"
+             f"{f' --max-job {args.max_job}' if args.max_job != 3000 else ''}`", ""]
     for curve, rows in results.items():
         label = CURVES[curve][0]
         extra = "load + index s | " if curve == "glossary" else ""

@@ -50,6 +50,10 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 CACHE = REPO / "bench" / ".cache"
+#: the shared data folder beside the checkout (or beside the folder of git worktrees)
+SHARED = next((p for p in (REPO.parent / "shared", REPO.parent.parent / "shared") if p.is_dir()),
+              REPO.parent / "shared")
+TICO = SHARED / "eval" / "tico19"
 OPUS = "bench/opus-mt-id-en-shape"
 NLLB = "bench/nllb-600m-shape"
 
@@ -64,7 +68,7 @@ def ensure_model(model_id: str, shape) -> Path:
     if not store.has_ct2(model_id):
         # SentencePiece trained on real Indonesian and English (TICO-19 + the seed article), 8,000 pieces:
         # sentences get realistic token counts (~1.5 per word); the vocabulary is then padded to the real size.
-        eval_dir = REPO.parent / "shared" / "eval" / "tico19"
+        eval_dir = TICO
         corpus = [*(eval_dir / "tico19-test.ind").read_text(encoding="utf-8").splitlines(),
                   *(eval_dir / "tico19-test.eng").read_text(encoding="utf-8").splitlines(),
                   *seed_sentences(22)]
@@ -77,7 +81,8 @@ def write_catalog(pairs: dict[str, str]) -> Path:
     """A catalog routing "src-tgt" -> model id (CTranslate2 first, transformers second)."""
     lines = []
     for model in sorted(set(pairs.values())):
-        lines += [f'[models."{model}"]', 'family = "marian"',
+        # the bench models have the shapes of OPUS-MT models, and their licence (random weights, nothing else)
+        lines += [f'[models."{model}"]', 'family = "marian"', 'license = "cc-by-4.0"',
                   "pairs = [" + ", ".join(f'"{p}"' for p, m in pairs.items() if m == model) + "]", ""]
     lines.append("[routes]")
     for pair, model in pairs.items():

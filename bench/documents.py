@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO, machine_header, median
+from common import REPO, SHARED, machine_header, median
 
-TICO = REPO.parent / "shared" / "eval" / "tico19" / "tico19-test.ind"
+TICO = SHARED / "eval" / "tico19" / "tico19-test.ind"
 CACHE = REPO / "bench" / ".cache" / "documents"
 
 

@@ -27,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import CACHE, OPUS, REPO, ensure_model, machine_header, median, write_catalog
+from common import CACHE, OPUS, REPO, TICO, ensure_model, machine_header, median, write_catalog
 
 from tests.model_factory import OPUS_MT_ID_EN
 
@@ -48,7 +48,7 @@ def bench_sentences(models_dir: Path, low: int = 25, high: int = 35, n: int = 20
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(models_dir / OPUS.replace("/", "--") / "hf"))
-    lines = (REPO.parent / "shared" / "eval" / "tico19" / "tico19-test.ind").read_text(encoding="utf-8").splitlines()
+    lines = (TICO / "tico19-test.ind").read_text(encoding="utf-8").splitlines()
     chosen = [s for s in dict.fromkeys(lines) if low <= len(tok(s)["input_ids"]) <= high]
     return [s.replace("\\", " ").replace('"', "'") for s in chosen[:n]]
 

@@ -19,7 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
-from common import CACHE, OPUS, REPO, ensure_model, machine_header, median, write_catalog
+from common import CACHE, OPUS, REPO, SHARED, ensure_model, machine_header, median, write_catalog
 
 from service.catalog import Catalog
 from service.config import Settings
@@ -28,7 +28,7 @@ from service.engines.router import EngineRouter
 from service.pipeline import Pipeline, TranslationRequest
 from tests.model_factory import OPUS_MT_ID_EN
 
-TICO = REPO.parent / "shared" / "eval" / "tico19" / "tico19-test.ind"
+TICO = SHARED / "eval" / "tico19" / "tico19-test.ind"
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import REPO, machine_header, median
+from common import REPO, SHARED, machine_header, median
 
-TICO = REPO.parent / "shared" / "eval" / "tico19" / "tico19-test.ind"
+TICO = SHARED / "eval" / "tico19" / "tico19-test.ind"
 
 CHILD = r"""
 import json, math, resource, sys, time

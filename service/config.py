@@ -78,11 +78,17 @@ class Settings(BaseSettings):
     device: str = "auto"
     #: CTranslate2 compute type; "auto" means int8 on CPU and float16 on CUDA.
     compute_type: str = "auto"
-    #: Threads per translation call (0 = every available core); capped at the cores available so that
-    #: workers never oversubscribe the CPU.
-    intra_threads: int = 0
-    #: Batches CTranslate2 may run in parallel; intra x inter is capped at the cores available.
-    inter_threads: int = 1
+    #: Threads per engine batch (0 = the cores left by inter_threads). 1 by default, for throughput: a beam
+    #: search over a small batch keeps one core busy but not two (threads wait on each other every decoding
+    #: step), so a core per batch serves more requests than every core on one batch (CTranslate2's guidance:
+    #: inter_threads for throughput, intra_threads for latency; bench/results/peers.md). For the lowest
+    #: latency of a lone user, set intra_threads = 0 and inter_threads = 1.
+    intra_threads: int = 1
+    #: Batches CTranslate2 runs in parallel (0 = every available core divided by intra_threads): each is a
+    #: translator replica sharing the one copy of the weights, and the micro-batcher keeps one batch in flight
+    #: per replica. intra x inter is capped at the cores available (divided among workers), so workers never
+    #: oversubscribe the CPU.
+    inter_threads: int = 0
     #: Tokens in one engine batch, counted with padding (longest segment x segments). 4096 keeps the peak
     #: activation memory of a 600M-parameter model under ~1 GiB on CPU while still filling the cores.
     max_batch_tokens: int = 4096
@@ -119,6 +125,10 @@ class Settings(BaseSettings):
     #: Translations are rarely over twice their source; the bound stops a model that never emits its end token.
     max_output_ratio: float = 2.0
     max_output_extra: int = 10
+    #: Beam search length penalty of the CTranslate2 engine (a hypothesis scores its log-probability / length **
+    #: penalty): 1.0 is CTranslate2's default, a plain per-token average; lower values favour shorter outputs
+    #: (LibreTranslate uses 0.2; bench/peers.py sets both sides equal).
+    length_penalty: float = 1.0
     #: Timeout for one Apertium call (seconds); a stuck subprocess must not hold a worker forever.
     apertium_timeout_s: float = 60.0
 
@@ -288,11 +298,22 @@ class Settings(BaseSettings):
 
     @property
     def threads(self) -> tuple[int, int]:
-        """(intra, inter) thread counts, never above the cores available."""
+        """(intra, inter) thread counts, intra x inter never above the cores available (0 = what is left)."""
         cores = max(1, available_cores() // max(1, self.workers))  # each worker gets its share
-        inter = max(1, min(self.inter_threads, cores))
-        intra = self.intra_threads or cores // inter
+        intra = min(self.intra_threads, cores) if self.intra_threads > 0 else 0
+        inter = min(self.inter_threads, cores) if self.inter_threads > 0 else 0
+        if not intra and not inter:  # both "what is left": throughput, one core per batch
+            intra = 1
+        inter = inter or max(1, cores // intra)
+        intra = intra or max(1, cores // inter)
         return max(1, min(intra, cores // inter)), inter
+
+    @property
+    def engine_cores(self) -> int:
+        """Cores of one engine in all (intra x inter): for engines that run one batch at a time on every core
+        they have (transformers on torch, llama.cpp)."""
+        intra, inter = self.threads
+        return intra * inter
 
     @property
     def jobs_db(self) -> str:

@@ -170,3 +170,38 @@ def test_models_add_over_an_installed_model_keeps_it_until_the_new_one_is_in(
 
     store.add(source, "someone/t5")  # and a swap that works replaces it
     assert store.has_ct2("someone/t5") and [p.name for p in store.root.iterdir()] == ["someone--t5"]
+
+
+def test_threads_default_to_one_core_per_batch_and_a_batch_per_core() -> None:
+    """Throughput by default (a translator replica per core, one thread each); latency on request."""
+    cores = available_cores()
+    assert Settings().threads == (1, cores)
+    assert Settings(intra_threads=0, inter_threads=1).threads == (cores, 1)
+    assert Settings(intra_threads=2, inter_threads=0).threads == (min(2, cores), max(1, cores // min(2, cores)))
+    assert Settings(workers=cores).threads == (1, 1)  # each worker gets its share of the cores
+    assert Settings(intra_threads=1, inter_threads=2).engine_cores == min(2, cores)
+
+
+def test_ctranslate2_replicas_each_get_a_batch(settings: Settings) -> None:
+    """inter_threads replicas: the micro-batcher keeps as many batches in flight, and a lone multi-sentence call
+    is spread over the idle replicas; the results come back in order either way."""
+    from service.engines.batching import BatchingEngine
+    from service.engines.ctranslate2 import CTranslate2Engine
+    from service.engines.router import EngineRouter
+
+    router = EngineRouter(settings.replace(intra_threads=1, inter_threads=2, memory="off", length_penalty=0.2))
+    if router.settings.threads[1] < 2:
+        pytest.skip("one core: a single replica")
+    built = router.engine_for("id", "en")
+    assert isinstance(built, BatchingEngine) and built.dispatchers == 2
+    bare = built.inner
+    assert isinstance(bare, CTranslate2Engine) and bare.translator.num_translators == 2
+    assert bare.length_penalty == 0.2  # the setting reaches the beam search
+    assert bare.replica_share(8) == 4 and bare.replica_share(1) == 0
+    options = DecodeOptions(beam_size=1, max_output_tokens=6, min_output_tokens=6)
+    split = bare.translate(SEGMENTS * 3, "id", "en", options)
+    assert [t.input_tokens for t in split] == [bare.count_tokens(s, "id", "en") for s in SEGMENTS * 3]
+    alone = [bare.translate([s], "id", "en", options)[0].text for s in SEGMENTS]
+    assert [t.text for t in split] == alone * 3
+    single = EngineRouter(settings.replace(intra_threads=1, inter_threads=1, memory="off")).engine_for("id", "en")
+    assert single.dispatchers == 1 and single.inner.replica_share(8) == 0

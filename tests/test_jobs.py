@@ -158,7 +158,8 @@ def test_poison_document_is_retried_then_failed_and_the_rest_completes(settings:
     assert rows["a"]["state"] == rows["c"]["state"] == "done"
     assert rows["b"]["state"] == "failed" and rows["b"]["attempts"] == settings.job_max_attempts + 1
     assert rows["b"]["error"]["code"] == "gave_up" and "fake engine failure" in rows["b"]["error"]["message"]
-    assert sum("rusak" in s for batch in engine.batches for s in batch) == settings.job_max_attempts
+    # once in its chunk's pass, then alone on each attempt
+    assert sum("rusak" in s for batch in engine.batches for s in batch) == settings.job_max_attempts + 1
     # an input that no retry can fix fails at once, with its reason
     assert rows["d"]["state"] == "failed" and rows["d"]["attempts"] == 1
     assert rows["d"]["error"]["code"] == "detection_failed"
@@ -242,3 +243,38 @@ def test_many_processes_opening_a_new_store_at_once(tmp_path: Path) -> None:
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outs]
     assert JobStore(url).list_jobs() == []
+
+
+def test_a_chunk_is_translated_in_one_pass(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    """The documents of a chunk go through the pipeline together: one translate_many call per chunk, one engine
+    batch for their sentences, and a sentence repeated across documents is translated once."""
+    engine = RecordingEngine()
+    pipeline = Pipeline(settings.replace(default_glossaries=""), FixedRouter(engine))
+    calls: list[int] = []
+    many = pipeline.translate_many
+    monkeypatch.setattr(pipeline, "translate_many", lambda requests, *a, **k: calls.append(len(requests))
+                        or many(requests, *a, **k))
+    service = inline_service(settings, pipeline, tmp_path, run=False)
+    docs = [NewDocument(f"d{i}", f"Kalimat nomor {i}.\nSiaran pers ini berakhir.") for i in range(8)]
+    job, _ = service.submit(docs, ["en"], "id")
+    for chunk in ([0, 1, 2, 3], [4, 5, 6, 7]):  # as the worker's tasks get them
+        assert process_chunk(service.store, pipeline, job.id, chunk, settings.job_max_attempts) == []
+    assert calls == [4, 4]  # two chunks of four documents, each one pass
+    assert len(engine.batches) == 2  # one batch per chunk (the budget holds all of its sentences)
+    assert [s for b in engine.batches for s in b].count("Siaran pers ini berakhir.") == 2  # once per chunk
+    rows = {row["id"]: row for row in service.results(job.id)}
+    assert rows["d5"]["text"] == "KALIMAT NOMOR 5.\nSIARAN PERS INI BERAKHIR." and rows["d5"]["attempts"] == 1
+
+
+def test_a_bad_document_costs_its_chunk_mates_no_attempt(settings: Settings, tmp_path: Path) -> None:
+    """A failing pass over a chunk is retried document by document at once: the others are done on their first
+    attempt, and only the bad one is tried again later."""
+    engine = RecordingEngine(fail_on="rusak")
+    pipeline = Pipeline(settings.replace(default_glossaries=""), FixedRouter(engine))
+    service = inline_service(settings, pipeline, tmp_path)
+    docs = [NewDocument(f"d{i}", "Ini rusak." if i == 2 else f"Ini baik {i}.") for i in range(6)]
+    job, _ = service.submit(docs, ["en"], "id")
+    rows = {row["id"]: row for row in service.results(job.id)}
+    assert all(rows[f"d{i}"]["state"] == "done" and rows[f"d{i}"]["attempts"] == 1 for i in range(6) if i != 2)
+    assert rows["d2"]["state"] == "failed" and rows["d2"]["attempts"] == settings.job_max_attempts + 1

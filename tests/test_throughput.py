@@ -221,3 +221,75 @@ def test_an_idle_lane_is_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     time.sleep(0.01)
     engine.translate(["y"], "id", "ms", DecodeOptions())
     assert engine.lanes <= 2  # the idle lanes were dropped when the dispatcher looked for work
+
+
+class Gate(Echo):
+    """An engine whose batches stay in it until released: shows how many run at once and what each held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.active = 0
+        self.most_active = 0
+
+    def translate(self, segments: Sequence[str], source: str, target: str,
+                  options: DecodeOptions) -> list[SegmentTranslation]:
+        with self.lock:
+            self.batches.append(list(segments))
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        self.release.wait(10)
+        with self.lock:
+            self.active -= 1
+        return [SegmentTranslation([Hypothesis(f"{s}@{target}")], 1, 1) for s in segments]
+
+
+def _wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("dispatchers", [1, 2, 3])
+def test_n_dispatchers_keep_n_batches_of_one_lane_in_flight(dispatchers: int) -> None:
+    """Concurrent calls of one language pair run as `dispatchers` batches at once (one per translator replica),
+    each at most its share of the calls, not as one big batch with the other replicas idle."""
+    inner = Gate()
+    engine = BatchingEngine(inner, max_wait_s=0.02, max_batch_tokens=1000, dispatchers=dispatchers)
+    calls = 12
+    out: list = []
+    threads = [threading.Thread(target=lambda i=i: out.append(engine.translate([f"s{i}"], "id", "en",
+                                                                                DecodeOptions())))
+               for i in range(calls)]
+    for t in threads:
+        t.start()
+    _wait_for(lambda: inner.active >= dispatchers)
+    time.sleep(0.1)  # time enough for a dispatcher that should not exist to start another batch
+    assert inner.active == dispatchers
+    first = list(inner.batches)
+    inner.release.set()
+    for t in threads:
+        t.join(10)
+    assert sorted(r[0].text for r in out) == sorted(f"s{i}@en" for i in range(calls))
+    assert inner.most_active == dispatchers
+    # the first call went alone (an idle engine takes a lone call at once); then each batch took its share
+    assert all(len(batch) <= -(-calls // dispatchers) for batch in first)
+    assert sum(len(b) for b in inner.batches) == calls
+
+
+def test_uneven_batches_even_out() -> None:
+    """After an uneven start (a lone first call, then the rest), the batches in flight are about equal."""
+    inner = Echo(delay=0.05)
+    engine = BatchingEngine(inner, max_wait_s=0.02, max_batch_tokens=1000, dispatchers=2)
+    stop = time.monotonic() + 1.5
+
+    def client(i: int) -> int:
+        n = 0
+        while time.monotonic() < stop:
+            engine.translate([f"c{i}-{n}"], "id", "en", DecodeOptions())
+            n += 1
+        return n
+
+    run_threads(8, client)
+    late = inner.batches[len(inner.batches) // 2:]
+    assert late and max(len(b) for b in late) <= 5  # 8 callers over 2 batches: 4 each, give or take one

@@ -13,14 +13,21 @@ spread out by the time each takes to parse its request), or the budget is full, 
 
 A failing batch is retried call by call, so one bad request never fails its batch-mates.
 
-Threads are bounded per engine: one dispatcher (``dispatchers``, the engine's parallel batches) serves every
-lane, i.e. every (source, target, options) combination, taking the lane whose first call has waited longest.
-A lane is only a queue; an idle one is dropped after ``LANE_IDLE_S``, so no combination of beam sizes and
-alternatives leaves threads or memory behind.
+Several batches are kept in flight, one per dispatcher (``dispatchers``: the batches the engine runs in
+parallel, e.g. CTranslate2's translator replicas, one core each), not one big batch at a time: under load every
+core decodes a batch of its own, and callers whose batch is done come back while the others still run. A batch
+takes at most its share of the lane's calls (those queued and those in flight, divided by the dispatchers), so
+the batches in flight stay about the same size and no caller waits behind one oversized batch; within a few
+batches an uneven start evens out. Only one dispatcher gathers a lane at a time.
+
+Threads are bounded per engine: the dispatchers serve every lane, i.e. every (source, target, options)
+combination, taking the lane whose first call has waited longest. A lane is only a queue; an idle one is dropped
+after ``LANE_IDLE_S``, so no combination of beam sizes and alternatives leaves threads or memory behind.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -62,7 +69,9 @@ class _Lane:
     """The queue of one (source, target, options) combination."""
 
     queue: deque[_Call] = field(default_factory=deque)
-    busy: bool = False  # a dispatcher is gathering or running a batch of this lane
+    gathering: bool = False  # a dispatcher is gathering a batch of this lane
+    running: int = 0  # batches of this lane in the engine
+    in_flight: int = 0  # calls in those batches
     last_busy: float = 0.0  # when the engine last finished a batch of this lane
     last_calls: int = 1  # how many calls that batch held
 
@@ -115,18 +124,23 @@ class BatchingEngine(EngineLayer):
         now = time.monotonic()
         best: tuple[LaneKey, _Lane] | None = None
         for key, lane in list(self._lanes.items()):
-            if lane.busy:
+            if lane.gathering:
                 continue
             if not lane.queue:
-                if now - lane.last_busy > LANE_IDLE_S:
+                if not lane.running and now - lane.last_busy > LANE_IDLE_S:
                     del self._lanes[key]
                 continue
             if best is None or lane.queue[0].queued_at < best[1].queue[0].queued_at:
                 best = key, lane
         return best
 
+    def _share(self, lane: _Lane) -> int:
+        """Calls one batch of ``lane`` may take: its share of the lane's calls queued and in flight."""
+        return max(1, math.ceil((len(lane.queue) + lane.in_flight) / self.dispatchers))
+
     def _take(self) -> tuple[LaneKey, _Lane, list[_Call]]:
-        """Wait for a lane with calls, then up to max_wait for more of its calls; return those within budget."""
+        """Wait for a lane with calls, then up to max_wait for more of its calls; return its share of them
+        within budget."""
         budget = self.max_batch_tokens
         with self._cond:
             chosen = self._next_lane()
@@ -134,26 +148,31 @@ class BatchingEngine(EngineLayer):
                 self._cond.wait()
                 chosen = self._next_lane()
             key, lane = chosen
-            lane.busy = True
-            idle = time.monotonic() - lane.last_busy > self.max_wait_s
+            lane.gathering = True
+            idle = not lane.running and time.monotonic() - lane.last_busy > self.max_wait_s
             deadline = time.monotonic() + (0.0 if idle and len(lane.queue) == 1 else self.max_wait_s)
             expected = 1 if idle else lane.last_calls
             while True:
                 longest = max(c.longest for c in lane.queue)
                 size = longest * sum(len(c.segments) for c in lane.queue)
                 left = deadline - time.monotonic()
-                if size >= budget or left <= 0 or (len(lane.queue) >= expected > 1):
+                if size >= budget or left <= 0 or (len(lane.queue) >= min(expected, self._share(lane)) > 1):
                     break
                 self._cond.wait(left)
+            share = self._share(lane)
             batch: list[_Call] = []
             longest, count = 0, 0
-            while lane.queue:
+            while lane.queue and len(batch) < share:
                 call = lane.queue[0]
                 new_longest = max(longest, call.longest)
                 if batch and new_longest * (count + len(call.segments)) > budget:
                     break
                 batch.append(lane.queue.popleft())
                 longest, count = new_longest, count + len(call.segments)
+            lane.gathering = False
+            lane.running += 1
+            lane.in_flight += len(batch)
+            self._cond.notify_all()  # calls left over are another dispatcher's
             return key, lane, batch
 
     def _run(self) -> None:
@@ -163,7 +182,8 @@ class BatchingEngine(EngineLayer):
             with self._cond:
                 self.stats.batches += 1
                 self.stats.segments += sum(len(c.segments) for c in batch)
-                lane.busy = False
+                lane.running -= 1
+                lane.in_flight -= len(batch)
                 lane.last_busy = time.monotonic()
                 lane.last_calls = len(batch)
                 self._cond.notify_all()  # the lane may have more calls for this or another dispatcher

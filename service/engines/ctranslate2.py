@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from service.engines.base import DecodeOptions, Hypothesis, SegmentTranslation
@@ -24,7 +25,8 @@ class CTranslate2Engine(AdapterEngine):
     name = "ctranslate2"
 
     def __init__(self, adapter: HFAdapter, ct2_dir: Path, device: str = "auto", compute_type: str = "auto",
-                 threads: tuple[int, int] = (1, 1), output_bound: tuple[float, int] = (2.0, 10)):
+                 threads: tuple[int, int] = (1, 1), output_bound: tuple[float, int] = (2.0, 10),
+                 length_penalty: float = 1.0):
         import ctranslate2
 
         super().__init__(adapter, output_bound)
@@ -32,7 +34,10 @@ class CTranslate2Engine(AdapterEngine):
         if compute_type == "auto":
             compute_type = "float16" if self.device == "cuda" else "int8"
         self.compute_type = compute_type
+        self.length_penalty = length_penalty
         intra, inter = threads
+        #: translator replicas (inter_threads): the micro-batcher keeps one batch in flight per replica
+        self.parallel_batches = inter
         try:
             self.translator = ctranslate2.Translator(
                 str(ct2_dir), device=self.device, compute_type=compute_type,
@@ -43,6 +48,15 @@ class CTranslate2Engine(AdapterEngine):
             raise ModelInvalid(f"The CTranslate2 model in {ct2_dir} cannot be loaded; pull or add {self.model} "
                                "again.") from exc
 
+    def replica_share(self, segments: int) -> int:
+        """Segments per sub-batch of one call: a call that finds every replica idle (a lone document, a job's
+        chunk) is spread over all of them, so that its batch uses every core; under load each replica already
+        has a batch of its own (the micro-batcher's), and splitting would only shrink them (0 = no split)."""
+        replicas = self.parallel_batches
+        if replicas < 2 or segments < 2 or self.translator.num_active_batches or self.translator.num_queued_batches:
+            return 0
+        return math.ceil(segments / replicas)
+
     def _run(self, ids: list[list[int]], prefix_token: str | None,
              options: DecodeOptions) -> list[SegmentTranslation]:
         tok = self.adapter.tokenizer
@@ -51,11 +65,13 @@ class CTranslate2Engine(AdapterEngine):
         try:
             results = self.translator.translate_batch(
                 tokens,
+                max_batch_size=self.replica_share(len(tokens)),
                 target_prefix=[[prefix_token]] * len(tokens) if prefix_token else None,
                 beam_size=max(options.beam_size, options.n_best),
                 num_hypotheses=options.n_best,
                 max_decoding_length=max_len + (1 if prefix_token else 0),
                 min_decoding_length=options.min_output_tokens,
+                length_penalty=self.length_penalty,
                 return_scores=True,
             )
         except RuntimeError as exc:

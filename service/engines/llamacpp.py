@@ -39,7 +39,7 @@ class LlamaCppEngine(LLMEngine):
         self.path = gguf_path
         try:
             self.llm: Any = Llama(model_path=str(gguf_path), n_ctx=settings.llm_context_tokens,
-                                  n_threads=settings.threads[0], chat_format=settings.llamacpp_chat_format or None,
+                                  n_threads=settings.engine_cores, chat_format=settings.llamacpp_chat_format or None,
                                   seed=0, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelInvalid(f"The GGUF model {info.id} in {gguf_path} cannot be loaded "

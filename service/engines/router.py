@@ -225,7 +225,7 @@ class EngineRouter:
         s = self.settings
         if s.micro_batch_wait_ms > 0:  # as many dispatchers as batches the engine runs in parallel
             engine = BatchingEngine(engine, s.micro_batch_wait_ms / 1000, s.max_batch_tokens, s.request_timeout_s,
-                                    dispatchers=s.threads[1])
+                                    dispatchers=getattr(engine, "parallel_batches", 1))
         if self.memory is not None:
             if candidate.engine == "apertium":
                 revision = apertium.revision(candidate.model.id, s.apertium_modes_dir)
@@ -267,11 +267,13 @@ class EngineRouter:
             from service.engines.ctranslate2 import CTranslate2Engine
 
             return CTranslate2Engine(self._adapter(candidate), self.store.ct2_dir(candidate.model.id),
-                                     s.device, s.compute_type, s.threads, (s.max_output_ratio, s.max_output_extra))
+                                     s.device, s.compute_type, s.threads, (s.max_output_ratio, s.max_output_extra),
+                                     s.length_penalty)
         from service.engines.transformers import TransformersEngine
 
+        # torch runs one batch at a time on every core the engine has
         return TransformersEngine(self._adapter(candidate), self.store.hf_dir(candidate.model.id), s.device,
-                                  s.threads, (s.max_output_ratio, s.max_output_extra))
+                                  (s.engine_cores, 1), (s.max_output_ratio, s.max_output_extra))
 
 
 def _missing_details(status: RouteStatus) -> dict[str, object]:

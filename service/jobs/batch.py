@@ -2,7 +2,8 @@
 
 The job lives in ``OUT/.batch.sqlite``; its idempotency key is the hash of the documents and options, so
 running the same command again finds the same job and only does what is still pending (after Ctrl-C, a
-crash, or failures). Processing is ``process_document``, the same code the Celery workers run.
+crash, or failures). Processing is ``run_chunk`` over chunks of ``job_chunk_documents`` documents translated
+together, the same code the Celery workers run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from service.config import Settings
 from service.engines.router import EngineRouter
 from service.errors import InvalidInput
 from service.jobs.inputs import from_paths
-from service.jobs.processing import process_document
+from service.jobs.processing import run_chunk
 from service.jobs.service import JobService
 from service.jobs.store import JobSpec, JobStore
 from service.pipeline import Pipeline
@@ -124,16 +125,16 @@ def run_batch(settings: Settings, inputs: Sequence[Path], out: Path, targets: li
         with tqdm(total=total, initial=finished, unit="result", desc="translating", file=sys.stderr) as bar:
             while queue:
                 retry = []
-                for position in queue:
+                size = max(1, settings.job_chunk_documents)
+                for at in range(0, len(queue), size):
                     before = store.counts(job.id)
-                    outcome = process_document(store, pipeline, job.id, position, settings.job_max_attempts)
+                    outcome = run_chunk(store, pipeline, job.id, queue[at:at + size], settings.job_max_attempts)
                     after = store.counts(job.id)
                     bar.update(sum(c.get("pending", 0) for c in before.values())
                                - sum(c.get("pending", 0) for c in after.values()))
                     segments += outcome.segments
                     bar.set_postfix_str(f"{segments / (time.perf_counter() - started):.1f} segments/s")
-                    if outcome.retry:
-                        retry.append(position)
+                    retry += outcome.retry
                 queue = retry
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished work is saved; run the same command to resume job {job.id[:12]}",

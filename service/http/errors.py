@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 #: Core error -> HTTP status; the first matching class wins, so subclasses come first.
 STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (JobNotFound, 404),
+    (errors.CorrectionNotFound, 404),
+    (errors.CorrectionsUnavailable, 503),
     (JobsUnavailable, 503),
     (errors.GlossariesUnavailable, 503),
     (errors.GlossaryConflict, 409),
@@ -40,7 +42,8 @@ STATUS: list[tuple[type[errors.ServiceError], int]] = [
 
 
 #: Core errors that pass by themselves -> seconds for the Retry-After header.
-RETRY_AFTER: dict[type[errors.ServiceError], int] = {JobsUnavailable: 30, errors.GlossariesUnavailable: 30}
+RETRY_AFTER: dict[type[errors.ServiceError], int] = {JobsUnavailable: 30, errors.GlossariesUnavailable: 30,
+                                                   errors.CorrectionsUnavailable: 30}
 
 
 class ApiError(Exception):

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import regex
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func, or_, select
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -388,19 +388,19 @@ class CorrectionStore:
             s.delete(row)
 
     @_reachable
-    def search(self, query: str = "", source_lang: str | None = None, target_lang: str | None = None,
-               offset: int = 0, limit: int = 100) -> tuple[int, list[Correction]]:
-        """(how many match, one page of them, newest first): entries whose source or translation contains
-        ``query`` (case-insensitive), in the given languages."""
+    def search(self, source: str = "", text: str = "", source_lang: str | None = None,
+               target_lang: str | None = None, offset: int = 0, limit: int = 100) -> tuple[int, list[Correction]]:
+        """(how many match, one page of them, newest first): entries whose source contains ``source`` and whose
+        translation contains ``text`` (case-insensitive), in the given languages."""
         where = []
         if source_lang:
-            where.append(CorrectionRow.source_lang == languages.normalize(source_lang))
+            where.append(CorrectionRow.source_lang == source_lang)
         if target_lang:
-            where.append(CorrectionRow.target_lang == languages.normalize(target_lang))
-        if query.strip():
-            like = "%" + _escape_like(normalize(query).lower()) + "%"
-            where.append(or_(func.lower(CorrectionRow.source_text).like(like, escape="\\"),
-                             func.lower(CorrectionRow.target_text).like(like, escape="\\")))
+            where.append(CorrectionRow.target_lang == target_lang)
+        for column, wanted in ((CorrectionRow.source_text, source), (CorrectionRow.target_text, text)):
+            if normalize(wanted):
+                like = "%" + _escape_like(normalize(wanted).lower()) + "%"
+                where.append(func.lower(column).like(like, escape="\\"))
         with self.sessions() as s:
             total = s.scalar(select(func.count()).select_from(CorrectionRow).where(*where)) or 0
             rows = s.scalars(select(CorrectionRow).where(*where).order_by(CorrectionRow.id.desc())

@@ -42,6 +42,15 @@ class LtTranslate(BaseModel):
         return [self.q] if isinstance(self.q, str) else list(self.q)
 
 
+class LtSuggest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    q: CleanText | None = Field(None, description="the original text")
+    s: CleanText | None = Field(None, description="the suggested translation")
+    source: str | None = None
+    target: str | None = None
+    api_key: str | None = None
+
+
 class LtDetect(BaseModel):
     model_config = ConfigDict(extra="ignore")
     q: CleanText
@@ -121,6 +130,32 @@ def translate() -> Response:
     if request_body.alternatives:
         out["alternatives"] = alternatives[0] if single else alternatives
     return jsonify(out)
+
+
+@bp.post("/suggest")
+@route("LibreTranslate: suggest a better translation of q (stored as a human correction, used from now on)",
+       read=read_params(LtSuggest), bodies={JSON: LtSuggest, FORM: LtSuggest, MULTIPART: LtSuggest},
+       errors=(409, 503), tags=("libretranslate",),
+       description="Answers {\"success\": true}; the next translation of the same sentence from source to target "
+                   "is s, exactly (origin memory:human in /v1/translate).")
+def suggest() -> Response:
+    from service.http.memory import store_correction
+
+    sent: LtSuggest = body()
+    for name in ("q", "s", "source", "target"):
+        if not (getattr(sent, name) or "").strip():
+            raise ApiError(400, "invalid_request", f"Invalid request: missing {name} parameter")
+    state = current_service()
+    assert sent.q is not None and sent.s is not None and sent.source is not None and sent.target is not None
+    source = sent.source
+    if source == "auto":
+        try:
+            source = state.pipeline.detector.detect(unicodedata.normalize("NFC", sent.q)).language
+        except DetectionFailed:
+            raise ApiError(400, "invalid_request", "Invalid request: the language of q was not detected; give "
+                           "source") from None
+    store_correction(state, sent.q, source, sent.target, sent.s)
+    return jsonify({"success": True})
 
 
 @bp.get("/languages")

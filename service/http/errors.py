@@ -89,6 +89,12 @@ def _respond(status: int, code: str, message: str, headers: dict[str, str] | Non
              **details: Any) -> Response:
     """The JSON error body; on a web page (its route policy renders errors inline), the page with the message."""
     policy = g.get("policy")
+    shape = getattr(policy, "errors_as", None)
+    if shape is not None:  # another API's clients (DeepL's) read its own error shape and status codes
+        response = shape(status, code, message)
+        for key, value in (headers or {}).items():
+            response.headers.setdefault(key, value)
+        return response
     page = getattr(policy, "page", None)
     if page is not None and code not in NOT_INLINE:
         try:

@@ -74,6 +74,9 @@ class Policy:
     errors: tuple[int, ...] = ()
     #: renders an error inline on the page (web forms) instead of the JSON body
     page: Callable[[str, int], Response] | None = None
+    #: answers every error of this route in another API's shape and status codes (status, code, message) ->
+    #: response: DeepL's ``{"message": ...}`` for its clients (``service.http.deepl``)
+    errors_as: Callable[[int, str, str], Response] | None = None
     tags: tuple[str, ...] = ()
 
 

@@ -130,11 +130,14 @@ class ApiKeys:
 
 
 def presented_key(json_body: Callable[[], Any] | None = None) -> str | None:
-    """The key the request carries: ``Authorization: Bearer``, ``X-API-Key``, or an ``api_key`` form or JSON
-    field (LibreTranslate clients send it there). Never the query string: URLs end up in logs."""
+    """The key the request carries: ``Authorization: Bearer`` (or ``DeepL-Auth-Key``, DeepL's clients), ``X-API-Key``,
+    or an ``api_key`` form or JSON field (LibreTranslate clients send it there). Never the query string: URLs end up
+    in logs."""
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
+    if auth.lower().startswith("deepl-auth-key "):  # DeepL's clients (service.http.deepl)
+        return auth[15:].strip() or None
     if request.headers.get("X-API-Key"):
         return request.headers["X-API-Key"].strip() or None
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -223,6 +226,24 @@ class CharacterRateLimit:
             retry = max(1, math.ceil(reset - time.time()))
             raise ApiError(429, "rate_limited", f"Rate limit of {spec} characters reached; retry in "
                            f"{retry} s.", headers={"Retry-After": str(retry)}, retry_after=retry)
+
+    def usage(self, caller: Caller) -> tuple[int, int | None]:
+        """(characters used in the current window, the window's limit) of the caller's limit; (0, None) without
+        one. A storage failure reads as nothing used."""
+        item, _ = self._item_for(caller)
+        if item is None:
+            return 0, None
+        try:
+            stats = self.limiter.get_window_stats(item, caller.bucket)
+        except Exception as exc:  # the shared storage (Redis) is down or slow: counted and logged, never a 500
+            self._storage_failed_quietly(exc)
+            return 0, item.amount
+        return max(0, item.amount - stats.remaining), item.amount
+
+    def _storage_failed_quietly(self, exc: Exception) -> None:
+        if self.on_error is not None:
+            self.on_error()
+        log.warning("rate limiter storage unreachable (%s) while reading usage", exc.__class__.__name__)
 
     def _storage_failed(self, exc: Exception) -> None:
         if self.on_error is not None:

@@ -726,9 +726,10 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
     if path is None:  # no file configured: print the line to add by hand, as before
         key, digest = new_key()
         print(f"API key (give it to the client; it is not stored): {key}")
-        print(f"line for the api_keys_file: {KeyRecord(digest, args.name, args.role, args.limit or '').line()}")
+        record = KeyRecord(digest, args.name, args.role, args.limit or "", args.char_limit, args.req_limit)
+        print(f"line for the api_keys_file: {record.line()}")
         return 0
-    key, record = add_key(path, args.name, args.role, args.limit or "")
+    key, record = add_key(path, args.name, args.role, args.limit or "", args.char_limit, args.req_limit)
     print(f"API key {record.name!r} ({record.role}) added to {path}; give it to the client, it is not stored:")
     print(key)
     return 0
@@ -740,7 +741,10 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     path = _keys_file(args)
     if path is None or not path.exists():
         raise ConfigError("No API keys file: set api_keys_file (or pass --file).")
-    rows = [(r.name, r.role, r.limit or "server's rate_limit", r.digest[:12], "active") for r in read_keys(path)]
+    rows = [(r.name, r.role, " ".join([r.limit or "server's rate_limit", *([f"char_limit={r.char_limit}"] if
+                                                                            r.char_limit else []),
+                                       *([f"req_limit={r.req_limit}"] if r.req_limit else [])]),
+             r.digest[:12], "active") for r in read_keys(path)]
     rows += [(r.name, "", "", "", f"revoked {r.when}") for r in read_revoked(path)]
     width = max([4, *(len(r[0]) for r in rows)])
     print(f"{'name':<{width}}  {'role':<5}  {'limit':<20}  {'hash':<12}  state")
@@ -953,6 +957,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="client", help="how the key is listed and revoked (unique)")
     p.add_argument("--role", choices=["user", "admin"], default="user", help="admin keys see every job")
     p.add_argument("--limit", help="the key's own character rate limit, e.g. 2000000/day")
+    p.add_argument("--char-limit", type=int, default=0, help="characters in one request (LibreTranslate's "
+                                                             "char_limit; 0: none)")
+    p.add_argument("--req-limit", type=int, default=0, help="requests a minute (LibreTranslate's req_limit; 0: none)")
     p.set_defaults(func=cmd_keys_new)
     p = keys.add_parser("list", parents=[common, keyfile], help="the keys: name, role, limit, state")
     p.set_defaults(func=cmd_keys_list)

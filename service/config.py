@@ -200,6 +200,11 @@ class Settings(BaseSettings):
     #: Seconds between checks of the keys file for changes (a stat() call): a key revoked with `keys revoke`
     #: stops working on every worker within this time, without a restart.
     api_keys_reload_s: float = 2.0
+    #: LibreTranslate's --require-api-key-origin: with require_api_key on, a request to a LibreTranslate route
+    #: (/translate, /detect, /suggest, /translate_file) without a key whose Origin header matches this regular
+    #: expression (e.g. "https://translate\\.example\\.gov") is let through, for a browser front end on another host.
+    #: Any client can claim any Origin: this opens those routes, it does not protect them. Empty: off.
+    api_key_origin: str = ""
     #: Route groups that stay open without a key when require_api_key is on: docs (/docs, /openapi.json),
     #: languages (/v1/languages, /languages), glossaries (/v1/glossaries...), metrics (/metrics). They hold
     #: no user data; a deployment's own glossary may hold terms it does not publish, so that group is closed.

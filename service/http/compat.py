@@ -86,7 +86,7 @@ def detect_cost(body: LtDetect, s: Settings) -> int:
 @bp.post("/translate")
 @route("LibreTranslate: translate q (a text or a list) into target", read=read_params(LtTranslate),
        bodies={JSON: LtTranslate, FORM: LtTranslate, MULTIPART: LtTranslate}, cost=translate_cost,
-       errors=(502, 503), tags=("libretranslate",))
+       errors=(502, 503), tags=("libretranslate",), origin_rule=True)
 def translate() -> Response:
     state = current_service()
     request_body: LtTranslate = body()
@@ -121,8 +121,7 @@ def translate() -> Response:
         if r.error is not None:
             return service_error_response(r.error)
         translated.append(r.text)
-        alts = [a for hyps in r.alternatives.values() for a in hyps[1:]] if len(r.alternatives) == 1 else []
-        alternatives.append(alts[: request_body.alternatives])
+        alternatives.append(whole_alternatives(r.text or "", r.alternatives, request_body.alternatives))
     single = isinstance(request_body.q, str)
     out: dict[str, Any] = {"translatedText": translated[0] if single else translated}
     if auto:
@@ -132,10 +131,32 @@ def translate() -> Response:
     return jsonify(out)
 
 
+def whole_alternatives(text: str, per_sentence: dict[str, list[str]], wanted: int) -> list[str]:
+    """Alternatives of a whole text, as LibreTranslate gives them: the k-th puts each sentence's k-th other
+    hypothesis in place of the one chosen (a sentence with fewer keeps its own). Engines that give one output
+    (Apertium, LLM engines) and human corrections have no hypotheses, so their texts have none."""
+    choices = []
+    for hyps in per_sentence.values():
+        chosen = next((h for h in hyps if h and h in text), None)
+        if chosen is not None:
+            choices.append((chosen, [h for h in dict.fromkeys(hyps) if h != chosen]))
+    out: list[str] = []
+    for k in range(wanted):
+        if not any(len(others) > k for _, others in choices):
+            break
+        alternative = text
+        for chosen, others in sorted(choices, key=lambda c: -len(c[0])):
+            if len(others) > k:
+                alternative = alternative.replace(chosen, others[k])
+        if alternative != text and alternative not in out:
+            out.append(alternative)
+    return out
+
+
 @bp.post("/suggest")
 @route("LibreTranslate: suggest a better translation of q (stored as a human correction, used from now on)",
        read=read_params(LtSuggest), bodies={JSON: LtSuggest, FORM: LtSuggest, MULTIPART: LtSuggest},
-       errors=(409, 503), tags=("libretranslate",),
+       errors=(409, 503), tags=("libretranslate",), origin_rule=True,
        description="Answers {\"success\": true}; the next translation of the same sentence from source to target "
                    "is s, exactly (origin memory:human in /v1/translate).")
 def suggest() -> Response:
@@ -173,7 +194,8 @@ def list_languages() -> Response:
 
 @bp.post("/detect")
 @route("LibreTranslate: detect the language of q, with its confidence (0-100)", read=read_params(LtDetect),
-       bodies={JSON: LtDetect, FORM: LtDetect, MULTIPART: LtDetect}, cost=detect_cost, tags=("libretranslate",))
+       bodies={JSON: LtDetect, FORM: LtDetect, MULTIPART: LtDetect}, cost=detect_cost, tags=("libretranslate",),
+       origin_rule=True)
 def detect() -> Response:
     state = current_service()
     try:

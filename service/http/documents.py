@@ -261,7 +261,7 @@ def read_lt_file() -> DocumentRequest:
 @bp.post("/translate_file")
 @route("LibreTranslate: translate a file; answers the URL of the translated file", read=read_lt_file,
        bodies={MULTIPART: LtFile}, cost=document_cost, max_bytes=max_upload, errors=(502, 503),
-       tags=("libretranslate",))
+       tags=("libretranslate",), origin_rule=True)
 def translate_file() -> Response:
     jobs = _jobs(current_service())
     sent: DocumentRequest = body()

@@ -209,7 +209,31 @@ class CharacterRateLimit:
             self._items[spec] = self._parse(spec)
         return self._items[spec], spec
 
+    def charge_request(self, caller: Caller) -> None:
+        """One request against the key's own ``req_limit`` (requests a minute, as LibreTranslate's keys have)."""
+        if caller.key is None or not caller.key.req_limit:
+            return
+        spec = f"{caller.key.req_limit}/minute"
+        if spec not in self._items:
+            self._items[spec] = self._parse(spec)
+        item = self._items[spec]
+        try:
+            allowed = self.limiter.hit(item, "req:" + caller.bucket)
+            reset = None if allowed else self.limiter.get_window_stats(item, "req:" + caller.bucket).reset_time
+        except Exception as exc:  # the shared storage is down: the failure mode decides, never a 500
+            self._storage_failed(exc)
+            return
+        if not allowed:
+            retry = max(1, math.ceil(reset - time.time()))
+            raise ApiError(429, "rate_limited", f"This key may send {caller.key.req_limit} requests a minute "
+                           f"(its req_limit); retry in {retry} s.", headers={"Retry-After": str(retry)},
+                           retry_after=retry)
+
     def charge(self, caller: Caller, characters: int) -> None:
+        if caller.key is not None and caller.key.char_limit and characters > caller.key.char_limit:
+            raise ApiError(413, "input_too_large", f"This request has {characters:,} characters; this key may send "
+                           f"{caller.key.char_limit:,} in one request (its char_limit).",
+                           limit=caller.key.char_limit)
         item, spec = self._item_for(caller)
         if item is None or characters <= 0:
             return

@@ -362,13 +362,46 @@ class CorrectionStore:
 
     @_reachable
     def add_many(self, items: Iterable[NewCorrection], author: str) -> tuple[int, int]:
-        """Store many (a TMX import) in one transaction; returns (added, updated or kept)."""
+        """Store many (a TMX import) in one transaction, LOOKUP_BATCH at a time; returns (added, updated or kept).
+        A segment repeated in ``items`` counts once: the last one wins, as if they were added one by one."""
         added = kept = 0
         with self.sessions.begin() as s:
+            batch: list[NewCorrection] = []
             for item in items:
-                _, created = self._upsert(s, check(item), author)
-                added += created
-                kept += not created
+                batch.append(check(item))
+                if len(batch) >= LOOKUP_BATCH:
+                    a, k = self._add_batch(s, batch, author)
+                    added, kept, batch = added + a, kept + k, []
+            if batch:
+                a, k = self._add_batch(s, batch, author)
+                added, kept = added + a, kept + k
+        return added, kept
+
+    def _add_batch(self, s: Any, batch: list[NewCorrection], author: str) -> tuple[int, int]:
+        keys = {key_of(item.source) for item in batch}
+        existing = {(r.source_lang, r.target_lang, r.source_key): r for r in s.scalars(
+            select(CorrectionRow).where(CorrectionRow.source_key.in_(list(keys))))}
+        added = kept = 0
+        for item in batch:
+            where = (item.source_lang, item.target_lang, key_of(item.source))
+            row = existing.get(where)
+            if row is None:
+                row = CorrectionRow(source_lang=item.source_lang, target_lang=item.target_lang, source_key=where[2],
+                                    source_text=item.source, target_text=item.target,
+                                    length=len(normalize(item.source)), origin=item.origin, approved=item.approved,
+                                    author=(item.author or author)[:64], created_at=item.created_at or now(),
+                                    updated_at=now(), glossaries=item.glossaries or None, note=item.note)
+                s.add(row)
+                existing[where] = row
+                added += 1
+                continue
+            kept += 1
+            if item.origin == MACHINE and row.origin == HUMAN:
+                continue
+            row.source_text, row.target_text, row.origin = item.source, item.target, item.origin
+            row.approved, row.author, row.updated_at = item.approved, (item.author or author)[:64], now()
+            row.glossaries, row.note = item.glossaries or None, item.note
+        s.flush()
         return added, kept
 
     @_reachable

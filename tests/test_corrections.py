@@ -306,3 +306,20 @@ def test_corrections_on_postgresql(tmp_path: Path, pg_url: str) -> None:  # noqa
                                       "text": FIXED}).status_code == 201
     assert translate(b, SENTENCE)["text"] == FIXED
     assert b.get("/v1/memory?source=cerdas").get_json()["total"] == 1
+
+
+def test_bulk_import_in_batches_keeps_people_over_machines_and_the_last_of_repeats(tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    import service.corrections as corrections
+
+    monkeypatch.setattr(corrections, "LOOKUP_BATCH", 3)
+    store = CorrectionStore(f"sqlite:///{tmp_path / 'tm.sqlite'}")
+    store.add(NewCorrection("id", "ms", "Satu.", "Satu (orang)."), "alice")
+    items = [NewCorrection("id", "ms", f"Kalimat {i}.", f"Ayat {i}.") for i in range(7)]
+    items += [NewCorrection("id", "ms", "Satu.", "Satu (mesin).", origin=MACHINE),
+              NewCorrection("id", "ms", "Kalimat 2.", "Ayat dua.")]
+    assert store.add_many(items, "tmx") == (7, 2)
+    found = store.exact("id", "ms", ["Satu.", "Kalimat 2.", "Kalimat 6."])
+    assert {k: v.target for k, v in found.items()} == {"Satu.": "Satu (orang).", "Kalimat 2.": "Ayat dua.",
+                                                       "Kalimat 6.": "Ayat 6."}
+    assert found["Kalimat 6."].author == "tmx"

@@ -396,7 +396,7 @@ class Pipeline:
                 result.error = same_language(source, detection)
             return results
         try:
-            texts = [self._whole(pieces, source, target, options) for pieces in texts]
+            texts = self._wholes(texts, source, target, options)
             per_text = [[p.text for p in pieces if p.translate] for pieces in texts]
             unique = list(dict.fromkeys(s for sentences in per_text for s in sentences))
             human = self._human(unique, source, target, options)
@@ -433,20 +433,23 @@ class Pipeline:
             result.seconds = elapsed  # until this target was ready (shared by the texts translated together)
         return results
 
-    def _whole(self, pieces: list[document.Piece], source: str, target: str,
-               options: DecodeOptions) -> list[document.Piece]:
-        """A text of several sentences whose whole has a human correction becomes one piece (so that the correction,
-        stored for the whole text, is found); other texts are left as they are."""
-        inner = [p for p in pieces if p.translate]
-        if self.corrections is None or not options.use_memory or len(inner) < 2:
-            return pieces
-        whole = "".join(p.text for p in pieces)
-        core = whole.strip()
-        if core not in self.corrections.exact(source, target, [core]):
-            return pieces
-        start = whole.index(core)
-        return [p for p in (document.Piece(whole[:start], False), document.Piece(core, True),
-                            document.Piece(whole[start + len(core):], False)) if p.text]
+    def _wholes(self, texts: list[list[document.Piece]], source: str, target: str,
+                options: DecodeOptions) -> list[list[document.Piece]]:
+        """Texts of several sentences whose whole has a human correction become one piece each (so that the
+        correction, stored for the whole text, is found); the others are left as they are. One lookup for all."""
+        if self.corrections is None or not options.use_memory:
+            return texts
+        cores = {i: "".join(p.text for p in pieces).strip() for i, pieces in enumerate(texts)
+                 if sum(p.translate for p in pieces) > 1}
+        found = self.corrections.exact(source, target, list(dict.fromkeys(cores.values()))) if cores else {}
+        out = list(texts)
+        for i, core in cores.items():
+            if core in found:
+                whole = "".join(p.text for p in texts[i])
+                start = whole.index(core)
+                out[i] = [p for p in (document.Piece(whole[:start], False), document.Piece(core, True),
+                                      document.Piece(whole[start + len(core):], False)) if p.text]
+        return out
 
     def _human(self, sentences: list[str], source: str, target: str, options: DecodeOptions) -> dict[str, Correction]:
         """sentence -> its approved human correction (none when corrections are off or the database is away)."""

@@ -140,6 +140,7 @@ def test_a_missing_model_is_400_never_503_and_the_quota_is_456(tmp_path: Path) -
     path = tmp_path / "keys"
     key = add_key(path, "tiny", "user", "12/minute")[0]
     s = Settings(data_dir=tmp_path, models_dir=tmp_path / "none", secret_key="d", api_keys_file=str(path),
+                 api_keys_reload_s=0.0,
                  default_glossaries="")
     client = create_app(s, Pipeline(s, EngineRouter(s)), warm="none").test_client()
     r = client.post("/v2/translate", json={"text": ["Halo dunia."], "source_lang": "ID", "target_lang": "TH"},
@@ -152,3 +153,8 @@ def test_a_missing_model_is_400_never_503_and_the_quota_is_456(tmp_path: Path) -
     assert over.status_code == 456 and "message" in over.get_json()
     usage = fake.get("/v2/usage", headers=deepl_auth(key)).get_json()
     assert usage == {"character_count": 5, "character_limit": 12}
+    slow = add_key(path, "slow", "user", req_limit=1)[0]
+    assert fake.post("/v2/translate", json={"text": ["a"], "target_lang": "MS"}, headers=deepl_auth(slow)
+                     ).status_code == 200
+    again = fake.post("/v2/translate", json={"text": ["a"], "target_lang": "MS"}, headers=deepl_auth(slow))
+    assert again.status_code == 429 and again.headers["Retry-After"]  # a rate, retried by clients: not the quota

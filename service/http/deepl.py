@@ -71,7 +71,8 @@ def deepl_error(status: int, code: str, message: str) -> Response:
     if status == 401:
         status = 403  # DeepL: a missing or wrong key is 403 ("Authorization failure")
     elif code == "rate_limited":
-        status = 456  # DeepL: the key's character quota is used up (clients do not retry it)
+        status = 456  # DeepL: the key's character quota is used up (clients do not retry it); a key's req_limit
+        # (too_many_requests) stays 429, which clients retry with back-off
     elif code in TRANSIENT:
         status = 503
     elif status in (409, 422) or (status >= 500 and status != 502):

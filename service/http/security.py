@@ -225,7 +225,7 @@ class CharacterRateLimit:
             return
         if not allowed:
             retry = max(1, math.ceil(reset - time.time()))
-            raise ApiError(429, "rate_limited", f"This key may send {caller.key.req_limit} requests a minute "
+            raise ApiError(429, "too_many_requests", f"This key may send {caller.key.req_limit} requests a minute "
                            f"(its req_limit); retry in {retry} s.", headers={"Retry-After": str(retry)},
                            retry_after=retry)
 

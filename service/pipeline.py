@@ -101,6 +101,8 @@ class TargetResult:
     memory: list[dict[str, object]] = field(default_factory=list)
     #: similar corrections of sentences that had none (fuzzy matches): offered, never substituted
     suggestions: list[dict[str, object]] = field(default_factory=list)
+    #: (source sentence, its translation) of each distinct sentence: what a person corrects (not in to_dict)
+    sentences: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -416,6 +418,7 @@ class Pipeline:
                 result.memory = [{"source": s, "id": human[s].id} for s in used]
                 result.suggestions = [sg.to_dict() for s in own for sg in suggestions.get(s, ())]
                 result.segments, result.unique_segments = len(sentences), len(own)
+                result.sentences = [(s, done.text[s][0]) for s in own]
                 result.text = "".join(done.text[p.text][0] if p.translate else p.text for p in pieces)
                 result.flags = [flag for s in own for flag in done.flags.get(s, ())]
                 result.alternatives = {s: done.alternatives[s] for s in own if s in done.alternatives}

@@ -207,8 +207,14 @@ def test_a_correction_made_under_a_result_is_used_for_the_same_text(page, base_u
 
     assert translate() != corrected and page.query_selector("#origin-ms") is None
     page.click("#result-ms details.correct summary")
-    page.fill("#correction-ms", corrected)
+    page.fill("#correction-ms-1", corrected)
     with page.expect_navigation():
-        page.click("#correct-ms button[type=submit]")
+        page.click("#correct-ms-1 button[type=submit]")
     assert translate() == corrected
     assert "human corrections" in page.inner_text("#origin-ms")
+    # one form per sentence: a sentence corrected in one text is used in every text that has it
+    page.fill("#text", f"Rapat dimulai. {sentence}")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    assert page.inner_text("#result-ms pre.target").endswith(corrected)
+    assert page.text_content("label[for=correction-ms-2]") == sentence

@@ -181,6 +181,18 @@ def test_libretranslate_suggest_as_libretranslate_documents_it(two_apps) -> None
     assert json_body.get_json() == {"success": True}
     assert translate(b, "Saya pergi ke pasar.", **bearer(keys["alice"]))["text"] == "Saya ke pasar."
     assert a.post("/suggest", data={"q": SENTENCE, "s": FIXED, "source": "id", "target": "ms"}).status_code == 401
+    assert a.get("/frontend/settings").get_json()["suggestions"] is True
+
+
+def test_suggestions_off_are_refused_as_libretranslate_does(tmp_path: Path) -> None:
+    s = settings_for(tmp_path, memory_corrections=False)
+    client = app_for(s).test_client()
+    r = client.post("/suggest", data={"q": SENTENCE, "s": FIXED, "source": "id", "target": "ms"})
+    assert r.status_code == 403 and r.get_json()["error"] == "Suggestions are disabled on this server."
+    assert client.get("/frontend/settings").get_json()["suggestions"] is False
+    assert client.post("/v1/memory", json={"source": SENTENCE, "source_lang": "id", "target_lang": "ms",
+                                           "text": FIXED}).status_code == 409
+    assert translate(client, SENTENCE)["origin"] == "engine"
 
 
 def test_web_form_correction_with_csrf_is_used_by_another_worker(tmp_path: Path) -> None:

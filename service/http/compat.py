@@ -163,6 +163,8 @@ def suggest() -> Response:
     from service.http.memory import store_correction
 
     sent: LtSuggest = body()
+    if current_service().pipeline.corrections is None:  # LibreTranslate without --suggestions
+        raise ApiError(403, "suggestions_disabled", "Suggestions are disabled on this server.")
     for name in ("q", "s", "source", "target"):
         if not (getattr(sent, name) or "").strip():
             raise ApiError(400, "invalid_request", f"Invalid request: missing {name} parameter")

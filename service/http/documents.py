@@ -302,7 +302,8 @@ def frontend_settings() -> Response:
     source = languages.get(s.source_prior) if s.source_prior in languages.LANGUAGES else None
     return jsonify({
         "charLimit": s.max_text_chars, "frontendTimeout": 500, "apiKeys": current_service().keys.configured,
-        "keyRequired": s.require_api_key, "suggestions": False, "filesTranslation": True,
+        "keyRequired": s.require_api_key, "suggestions": current_service().pipeline.corrections is not None,
+        "filesTranslation": True,
         "supportedFilesFormat": sorted(EXTENSIONS),
         "language": {"source": {"code": "auto", "name": "Auto Detect"},
                      "target": {"code": "ms" if source is None or source.code != "ms" else "en",

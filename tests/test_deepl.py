@@ -89,6 +89,18 @@ def test_the_official_client_manages_and_uses_a_glossary(server: str, keyed) -> 
         admin.get_glossary(made.glossary_id)
 
 
+def test_the_official_client_translates_xml_with_its_tags(server: str, keyed) -> None:
+    _, keys, pipeline = keyed
+    translator = deepl.Translator(keys["alice"], server_url=server)
+    expected = pipeline.translate(TranslationRequest(SOURCE, ["ms"], "id")).results[0].text
+    xml = f'<?xml version="1.0"?><doc><Title>{SOURCE}</Title><note ref="n1">Rapat <i>bisa</i> mundur.</note></doc>'
+    done = translator.translate_text(xml, source_lang="ID", target_lang="MS", tag_handling="xml",
+                                     splitting_tags=["Title", "note"], ignore_tags=["i"])
+    assert done.text == f'<?xml version="1.0"?><doc><Title>{expected}</Title><note ref="n1">' + done.text.split(
+        '<note ref="n1">')[1]
+    assert "<i>bisa</i>" in done.text and done.text.endswith("</note></doc>")  # ignored: kept as it was
+
+
 def test_the_official_client_translates_a_document(server: str, keyed) -> None:
     _, keys, pipeline = keyed
     translator = deepl.Translator(keys["alice"], server_url=server)
@@ -118,7 +130,10 @@ def test_raw_requests_form_and_json_errors_in_deepls_shape(keyed, tmp_path: Path
     for sent, fragment in (({"text": ["a"], "target_lang": "PT-BR"}, "target_lang"),
                            ({"text": ["a"]}, "target_lang"), ({"target_lang": "MS"}, "text"),
                            ({"text": ["a"], "target_lang": "MS", "style_id": "s1"}, "style_id"),
-                           ({"text": ["a"], "target_lang": "MS", "tag_handling": "xml"}, "xml"),
+                           ({"text": ["<a>b"], "target_lang": "MS", "tag_handling": "xml"}, "XML"),
+                           ({"text": ['<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'], "target_lang": "MS",
+                             "tag_handling": "xml"}, "entities"),
+                           ({"text": ["a"], "target_lang": "MS", "tag_handling": "json"}, "tag_handling"),
                            ({"text": ["a"], "target_lang": "MS", "glossary_id": "nope", "source_lang": "ID"}, "nope")):
         r = client.post("/v2/translate", json=sent, headers=deepl_auth(keys["alice"]))
         assert r.status_code == 400 and fragment in r.get_json()["message"], (sent, r.get_json())

@@ -12,8 +12,8 @@ itself (a database that is away).
 
 Languages are DeepL's codes (``ID``, ``EN``, ``EN-GB``, ``EN-US``, ``MS``, ``TH``, ``VI``, ``TL``, ``KM``, ``LO``,
 ``MY``) or this service's (``id``, ``zsm``, ``tha_Thai``...); a regional variant is its language. What DeepL offers
-and this service does not (formality control, style rules, DeepL's own translation memories, custom instructions,
-XML tag handling) is a 400 naming the parameter, never silently dropped; parameters that change nothing here
+and this service does not (formality control, style rules, DeepL's own translation memories, custom instructions)
+is a 400 naming the parameter, never silently dropped; parameters that change nothing here
 (``context``, ``split_sentences``, ``preserve_formatting``, ``model_type``, ``outline_detection``, splitting tags,
 ``formality=default/prefer_*``) are accepted.
 """
@@ -120,11 +120,13 @@ class DeeplTranslate(BaseModel):
     source_lang: str | None = Field(None, description="omitted: detected")
     split_sentences: str | int | None = Field(None, description="accepted: 0, 1, nonewlines (joins wrapped lines)")
     preserve_formatting: str | bool | int | None = Field(None, description="accepted (formatting is always kept)")
-    tag_handling: str | None = Field(None, description="html: tags kept (the document road's HTML adapter)")
+    tag_handling: str | None = Field(None, description="html or xml: tags kept (HTML: the document road's adapter; "
+                                                        "XML: every element inline, splitting_tags their own units)")
     tag_handling_version: str | None = None
     ignore_tags: list[str] | str | None = Field(None, description="elements whose content is not translated")
     non_splitting_tags: list[str] | str | None = Field(None, description="accepted")
-    splitting_tags: list[str] | str | None = Field(None, description="accepted")
+    splitting_tags: list[str] | str | None = Field(None, description="xml: elements translated as units of "
+                                                                     "their own; html: accepted")
     outline_detection: str | bool | int | None = Field(None, description="accepted")
     glossary_id: str | None = Field(None, description="a glossary of /v2/glossaries (any managed glossary's name)")
     glossary_ids: list[str] | None = None
@@ -156,10 +158,7 @@ def read_translate() -> DeeplTranslate:
         raise ApiError(400, "not_supported", f"formality={sent.formality} is not supported by this server (its "
                        "engines have no formality control); use prefer_less or prefer_more, which are accepted.")
     if sent.tag_handling not in (None, "", "html", "xml"):
-        raise ApiError(400, "invalid_request", "Value for 'tag_handling' not supported: use html.")
-    if sent.tag_handling == "xml":
-        raise ApiError(400, "not_supported", "tag_handling=xml is not supported by this server; send HTML with "
-                       "tag_handling=html (or XLIFF files to /v2/document).")
+        raise ApiError(400, "invalid_request", "Value for 'tag_handling' not supported: use html or xml.")
     if str(sent.split_sentences or "1") not in ("0", "1", "nonewlines"):
         raise ApiError(400, "invalid_request", "Value for 'split_sentences' not supported: use 0, 1 or nonewlines.")
     return sent
@@ -213,6 +212,9 @@ def translate() -> Response:
     glossaries = [*s.default_glossary_names, *chosen] if chosen else None
     options = DecodeOptions(beam_size=s.beam_size)
     texts = list(sent.text)
+    if sent.tag_handling == "xml":
+        return jsonify({"translations": [_translate_xml(text, source, target, options, glossaries, sent)
+                                         for text in texts]})
     if sent.tag_handling == "html":
         from service.documents.road import translate_html
 
@@ -238,6 +240,34 @@ def translate() -> Response:
         out.append({"detected_source_language": result.source.upper(), "text": translated,
                     "billed_characters": len(text)})
     return jsonify({"translations": out})
+
+
+def _translate_xml(text: str, source: str, target: str, options: DecodeOptions, glossaries: list[str] | None,
+                   sent: DeeplTranslate) -> dict[str, Any]:
+    """One text with tag_handling=xml: its elements kept as inline tags (splitting_tags: units of their own,
+    ignore_tags: kept whole)."""
+    from service.documents.xmltext import XmlText
+
+    state = current_service()
+    doc = XmlText(text, _tags(sent.splitting_tags), _tags(sent.ignore_tags))
+    if not doc.units:
+        return {"detected_source_language": (source if source != "auto" else target).upper(), "text": text,
+                "billed_characters": len(text)}
+    if source == "auto":
+        source = state.pipeline.detector.detect(" ".join(u.plain for u in doc.units)).language
+    results = state.pipeline.translate_many([TranslationRequest(u.text, [target], source, options, glossaries,
+                                                                layout="keep") for u in doc.units])
+    out = []
+    for unit, result in zip(doc.units, results, strict=True):
+        record(state, result, unit.plain)
+        r = result.results[0]
+        if isinstance(r.error, UnsupportedPair) and result.source == target:
+            out.append(unit.text)  # already in the target language
+        elif r.error is not None:
+            raise r.error
+        else:
+            out.append(r.text or "")
+    return {"detected_source_language": source.upper(), "text": doc.write(out), "billed_characters": len(text)}
 
 
 def _available() -> tuple[list[str], list[str]]:

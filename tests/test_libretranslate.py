@@ -96,3 +96,21 @@ def test_the_api_key_origin_rule(tmp_path: Path) -> None:
                        headers={"Origin": "https://front.example.gov"}).status_code == 401
     with pytest.raises(ConfigError, match="api_key_origin"):
         keyed(tmp_path / "x", api_key_origin="(")
+
+
+def test_keys_command_writes_libretranslates_limits(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    path = tmp_path / "keys"
+    done = subprocess.run([sys.executable, "-m", "service", "keys", "new", "--name", "lt", "--char-limit", "5000",
+                           "--req-limit", "60", "--file", str(path)], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "ASEAN_MT_DATA_DIR": str(tmp_path)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [(r.name, r.char_limit, r.req_limit) for r in read_keys(path)] == [("lt", 5000, 60)]
+    listed = subprocess.run([sys.executable, "-m", "service", "keys", "list", "--file", str(path)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert "char_limit=5000" in listed.stdout and "req_limit=60" in listed.stdout

@@ -93,7 +93,8 @@ def _operation(policy: Policy, method: str, path_args: list[str], settings: Any)
         responses[str(code)] = {"description": ERRORS[code], "content": media}
     op["responses"] = responses
     if not open_without_key:
-        op["security"] = [{"bearer": []}, {"apiKey": []}] + ([{"session": []}] if policy.access == PAGE else [])
+        op["security"] = [{"bearer": []}, {"apiKey": []}] + ([{"session": []}] if policy.access == PAGE else []) + (
+            [{"deeplAuthKey": []}] if policy.errors_as is not None else [])
     return op
 
 
@@ -131,6 +132,8 @@ def build_document(app: Flask | None = None) -> dict[str, Any]:
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session",
                             "description": "web pages: signed in at /login"},
+                "deeplAuthKey": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                 "description": "DeepL's clients: `DeepL-Auth-Key KEY` (the same keys)"},
             },
         },
     }

@@ -135,6 +135,7 @@ def test_v1_memory_on_one_worker_is_used_by_another(two_apps) -> None:
     assert made.status_code == 201, made.get_data(as_text=True)
     entry = made.get_json()
     assert (entry["author"], entry["origin"], entry["text"]) == ("alice", "human", FIXED)
+    assert len(entry["author_key"]) == 16 and entry["created_at"].endswith("Z")
     assert entry["glossaries"] == {"asean-smart-cities": "89d7931a2127"}  # the version in force
     after = translate(b, SENTENCE, **bearer(keys["alice"]))
     assert (after["text"], after["origin"]) == (FIXED, "memory:human")

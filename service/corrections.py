@@ -34,7 +34,21 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import regex
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -45,7 +59,8 @@ from service.jobs.store import MIGRATE_ATTEMPTS, UNREACHABLE, _busy, make_engine
 log = logging.getLogger(__name__)
 
 #: 1: corrections with provenance.
-SCHEMA_VERSION = 1
+#: 2: corrections.author_key (the key's hash prefix beside its name).
+SCHEMA_VERSION = 2
 HUMAN, MACHINE = "human", "machine"
 ORIGINS = (HUMAN, MACHINE)
 #: Seconds the pipeline leaves an unreachable database alone before asking again.
@@ -246,6 +261,8 @@ class CorrectionStore:
                     version = s.scalar(select(func.max(CorrectionSchemaInfo.version)))
                     if version is None:
                         s.add(CorrectionSchemaInfo(version=SCHEMA_VERSION))
+                    elif version < 2:
+                        self._to_v2(s)
                 break
             except (IntegrityError, ProgrammingError):
                 if attempt == MIGRATE_ATTEMPTS - 1:
@@ -259,6 +276,14 @@ class CorrectionStore:
             version = s.scalar(select(func.max(CorrectionSchemaInfo.version)))
         if version is not None and version > SCHEMA_VERSION:
             raise ServiceError(f"The corrections table was written by a newer version (schema {version}).")
+
+    @staticmethod
+    def _to_v2(s: Any) -> None:
+        """v1 -> v2: corrections get the author's key hash prefix (NULL for the entries made before)."""
+        columns = {c["name"] for c in inspect(s.connection()).get_columns("corrections")}
+        if "author_key" not in columns:
+            s.execute(sql("ALTER TABLE corrections ADD COLUMN author_key VARCHAR(16)"))
+        s.execute(update(CorrectionSchemaInfo).values(version=2))
 
     # -- the pipeline's side: never fails a translation --
     def exact(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, Correction]:

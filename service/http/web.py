@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import regex
-from flask import Blueprint, Response, g, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
@@ -247,7 +247,8 @@ def _wants_json() -> bool:
 
 
 @bp.post("/corrections")
-@route("Web page: save a corrected translation (used for the same text from now on, on every worker)",
+@route("Web page: save a corrected translation (used for the same text from now on, on every worker, or once "
+       "approved)",
        access=PAGE, csrf=True, read=_read_correction, bodies={FORM: CorrectionForm}, produces="text/html",
        status=303, errors=(409, 503), tags=("web",),
        page=lambda message, status: _page(status, error=message),
@@ -260,6 +261,8 @@ def save_correction() -> Response:
     if _wants_json():
         response = make_response(correction.to_dict(), 201)
         return response
+    flash("Correction saved: it is used from now on." if correction.approved else
+          "Correction saved: it waits for a reviewer's approval (shown as a suggestion until then).")
     return redirect(_local(request.referrer and _path_of(request.referrer)) + "#saved", code=303)
 
 

@@ -210,6 +210,7 @@ def test_a_correction_made_under_a_result_is_used_for_the_same_text(page, base_u
     page.fill("#correction-ms-1", corrected)
     with page.expect_navigation():
         page.click("#correct-ms-1 button[type=submit]")
+    assert page.inner_text("#saved") == "Correction saved: it is used from now on."  # no keys required: approved
     assert translate() == corrected
     assert "human corrections" in page.inner_text("#origin-ms")
     # one form per sentence: a sentence corrected in one text is used in every text that has it

@@ -8,6 +8,7 @@ early (``| head``) ends quietly with 141, like other Unix tools killed by SIGPIP
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from service.config import Settings, load_settings
 from service.engines.base import DecodeOptions
 from service.errors import (
     ConfigError,
+    CorrectionsUnavailable,
     EngineFailed,
     GlossariesUnavailable,
     GlossaryInvalid,
@@ -39,7 +41,8 @@ log = logging.getLogger("service")
 #: Exit codes, one per error family (checked first match, so subclasses come before their bases).
 EXIT_CODES: list[tuple[type[ServiceError], int]] = [
     (InvalidInput, 2), (ModelMissing, 3), (ModelDownloadFailed, 4), (ModelInvalid, 5), (EngineFailed, 5),
-    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (GlossariesUnavailable, 7), (ServiceError, 1),
+    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (GlossariesUnavailable, 7),
+    (CorrectionsUnavailable, 7), (ServiceError, 1),
 ]
 #: Output pipe closed by the reader (``| head``): 128 + SIGPIPE, what a shell reports for other tools.
 EXIT_BROKEN_PIPE = 141
@@ -619,6 +622,79 @@ def cmd_glossary_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- memory (human corrections) ---------------------------------------------------------------------
+def _corrections(settings: Settings):
+    from service.corrections import CorrectionStore
+
+    return CorrectionStore(settings.jobs_db, settings.jobs_lock_timeout_s)
+
+
+def cmd_memory_import(args: argparse.Namespace) -> int:
+    """A TMX file into the corrections (human, approved unless the file says otherwise)."""
+    from service import tmx
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"{args.file} is not a file; give a TMX file.")
+    found = tmx.read(path)
+    for problem in found.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    items = found.corrections
+    if args.pending:  # for review before use (an import is the operator's: approved otherwise)
+        items = [dataclasses.replace(c, approved=False) for c in items]
+    added, kept = _corrections(_settings(args)).add_many(items, _cli_author())
+    print(f"{path.name}: {found.units:,} units, {added:,} corrections added, {kept:,} updated or kept, "
+          f"{found.skipped:,} skipped")
+    return 0
+
+
+def cmd_memory_list(args: argparse.Namespace) -> int:
+    """Corrections newest first, one a line (id, status, pair, author, source -> translation)."""
+    from service.corrections import PENDING
+
+    store = _corrections(_settings(args))
+    total, found = store.search(args.source, "", offset=0, limit=max(1, args.limit),
+                                status=PENDING if args.pending else None)
+    for c in found:
+        print(f"{c.id}\t{c.status}\t{c.source_lang}-{c.target_lang}\t{c.author}\t{c.source} -> {c.target}")
+    print(f"{len(found):,} of {total:,} {'pending ' if args.pending else ''}corrections", file=sys.stderr)
+    return 0
+
+
+def cmd_memory_approve(args: argparse.Namespace) -> int:
+    """Approve pending corrections by id (used from the next request on, by every worker)."""
+    store = _corrections(_settings(args))
+    for correction_id in args.ids:
+        c = store.approve(correction_id, _cli_author())
+        print(f"{c.id}\tapproved\t{c.source} -> {c.target}")
+    return 0
+
+
+def cmd_memory_reject(args: argparse.Namespace) -> int:
+    """Reject (delete) corrections by id."""
+    store = _corrections(_settings(args))
+    for correction_id in args.ids:
+        store.delete(correction_id)
+        print(f"{correction_id}\tdeleted")
+    return 0
+
+
+def cmd_memory_export(args: argparse.Namespace) -> int:
+    from service import tmx
+
+    store = _corrections(_settings(args))
+    if args.out:
+        try:
+            with open(args.out, "wb") as f:
+                n = tmx.write(store.export(), f)
+        except OSError as exc:
+            raise InvalidInput(f"Cannot write {args.out}: {exc.strerror}.") from exc
+        print(f"{args.out}: {n:,} corrections", file=sys.stderr)
+    else:
+        tmx.write(store.export(), sys.stdout.buffer)
+    return 0
+
+
 def cmd_eval_terms(args: argparse.Namespace) -> int:
     from service.terminology.evaluation import evaluate_terms
 
@@ -685,9 +761,10 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
     if path is None:  # no file configured: print the line to add by hand, as before
         key, digest = new_key()
         print(f"API key (give it to the client; it is not stored): {key}")
-        print(f"line for the api_keys_file: {KeyRecord(digest, args.name, args.role, args.limit or '').line()}")
+        record = KeyRecord(digest, args.name, args.role, args.limit or "", args.char_limit, args.req_limit)
+        print(f"line for the api_keys_file: {record.line()}")
         return 0
-    key, record = add_key(path, args.name, args.role, args.limit or "")
+    key, record = add_key(path, args.name, args.role, args.limit or "", args.char_limit, args.req_limit)
     print(f"API key {record.name!r} ({record.role}) added to {path}; give it to the client, it is not stored:")
     print(key)
     return 0
@@ -699,7 +776,10 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     path = _keys_file(args)
     if path is None or not path.exists():
         raise ConfigError("No API keys file: set api_keys_file (or pass --file).")
-    rows = [(r.name, r.role, r.limit or "server's rate_limit", r.digest[:12], "active") for r in read_keys(path)]
+    rows = [(r.name, r.role, " ".join([r.limit or "server's rate_limit", *([f"char_limit={r.char_limit}"] if
+                                                                            r.char_limit else []),
+                                       *([f"req_limit={r.req_limit}"] if r.req_limit else [])]),
+             r.digest[:12], "active") for r in read_keys(path)]
     rows += [(r.name, "", "", "", f"revoked {r.when}") for r in read_revoked(path)]
     width = max([4, *(len(r[0]) for r in rows)])
     print(f"{'name':<{width}}  {'role':<5}  {'limit':<20}  {'hash':<12}  state")
@@ -840,6 +920,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new", type=int, metavar="V2")
     p.set_defaults(func=cmd_glossary_diff)
 
+    memory = sub.add_parser("memory", help="human corrections: import or export a TMX file, review pending ones"
+                            ).add_subparsers(dest="action", required=True)
+    p = memory.add_parser("import", parents=[common], help="a TMX 1.4 file into the corrections (approved: used "
+                                                           "before any engine for the same sentence)")
+    p.add_argument("file")
+    p.add_argument("--pending", action="store_true", help="store them as pending, for review before use")
+    p.set_defaults(func=cmd_memory_import)
+    p = memory.add_parser("list", parents=[common], help="corrections, newest first (--pending: the review queue)")
+    p.add_argument("--pending", action="store_true", help="only those waiting for approval")
+    p.add_argument("--source", default="", help="only those whose source contains this text")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    p.set_defaults(func=cmd_memory_list)
+    p = memory.add_parser("approve", parents=[common], help="approve pending corrections (used from now on)")
+    p.add_argument("ids", type=int, nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_memory_approve)
+    p = memory.add_parser("reject", parents=[common], help="reject (delete) corrections")
+    p.add_argument("ids", type=int, nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_memory_reject)
+    p = memory.add_parser("export", parents=[common], help="every correction as a TMX 1.4 file, on stdout or --out")
+    p.add_argument("--format", choices=["tmx"], default="tmx")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_memory_export)
+
     p = sub.add_parser("eval-terms", parents=[common],
                        help="exact-match term accuracy (WMT21 terminology task) with per-term misses")
     p.add_argument("--src", required=True)
@@ -901,6 +1004,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="client", help="how the key is listed and revoked (unique)")
     p.add_argument("--role", choices=["user", "admin"], default="user", help="admin keys see every job")
     p.add_argument("--limit", help="the key's own character rate limit, e.g. 2000000/day")
+    p.add_argument("--char-limit", type=int, default=0, help="characters in one request (LibreTranslate's "
+                                                             "char_limit; 0: none)")
+    p.add_argument("--req-limit", type=int, default=0, help="requests a minute (LibreTranslate's req_limit; 0: none)")
     p.set_defaults(func=cmd_keys_new)
     p = keys.add_parser("list", parents=[common, keyfile], help="the keys: name, role, limit, state")
     p.set_defaults(func=cmd_keys_list)

@@ -189,3 +189,33 @@ def test_whitespace_only_text_is_one_clear_error(page, base_url: str) -> None:
     page.click("#translate")
     page.wait_for_selector("#error")
     assert page.inner_text("#error") == "Paste a text or choose a .txt file."
+
+
+def test_a_correction_made_under_a_result_is_used_for_the_same_text(page, base_url: str) -> None:
+    sentence = "Pasar ikan di Ambon ramai sekali karena uang warga cukup."
+    corrected = "Pasar ikan di Ambon sangat meriah kerana wang penduduk mencukupi."
+
+    def translate() -> str:
+        page.goto(base_url)
+        page.fill("#text", sentence)
+        page.select_option("#source", "id")
+        page.uncheck("input[name=targets][value=en]")
+        page.check("input[name=targets][value=ms]")
+        page.click("#translate")
+        page.wait_for_selector("#result-ms")
+        return page.inner_text("#result-ms pre.target")
+
+    assert translate() != corrected and page.query_selector("#origin-ms") is None
+    page.click("#result-ms details.correct summary")
+    page.fill("#correction-ms-1", corrected)
+    with page.expect_navigation():
+        page.click("#correct-ms-1 button[type=submit]")
+    assert page.inner_text("#saved") == "Correction saved: it is used from now on."  # no keys required: approved
+    assert translate() == corrected
+    assert "human corrections" in page.inner_text("#origin-ms")
+    # one form per sentence: a sentence corrected in one text is used in every text that has it
+    page.fill("#text", f"Rapat dimulai. {sentence}")
+    page.click("#translate")
+    page.wait_for_selector("#result-ms")
+    assert page.inner_text("#result-ms pre.target").endswith(corrected)
+    assert page.text_content("label[for=correction-ms-2]") == sentence

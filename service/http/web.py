@@ -10,12 +10,25 @@ own jobs)."""
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import regex
-from flask import Blueprint, Response, g, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
@@ -34,6 +47,7 @@ from service.http.documents import (
     web_submit,
 )
 from service.http.errors import ApiError
+from service.http.i18n import language_name
 from service.http.limits import characters, check_limits
 from service.http.policy import PAGE, PUBLIC, body, route
 from service.http.security import SESSION_KEY
@@ -58,7 +72,7 @@ def check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
     if not sent or not expected or not hmac.compare_digest(sent, expected):
-        raise ApiError(400, "csrf_failed", "The form's security token is missing or expired; reload the page.")
+        raise ApiError(400, "csrf_failed", _("The form's security token is missing or expired; reload the page."))
 
 
 @bp.app_context_processor
@@ -74,39 +88,108 @@ def _signed_in() -> dict[str, Any]:
 class Part:
     text: str
     term: bool
+    #: the glossary's source term this part translates (shown on hover and focus)
+    source: str = ""
 
 
 def highlight(text: str, report: TermReport | None, target: str) -> list[Part]:
     """Split ``text`` into plain parts and glossary-term parts (for <mark>), without touching the text."""
     if not text or report is None:
         return [Part(text or "", False)]
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, str]] = []
     no_spaces = languages.get(target).no_spaces
-    for form in {c.required for c in report.checks if c.present}:
+    sources: dict[str, str] = {}
+    for check in report.checks:
+        if check.present:
+            sources.setdefault(check.required, check.source)
+    for form, source in sources.items():
         pattern = bounded(regex.escape(form), no_spaces)
-        spans += [(m.start(), m.end()) for m in regex.finditer(pattern, text, regex.V1 | regex.IGNORECASE)]
+        spans += [(m.start(), m.end(), source) for m in regex.finditer(pattern, text, regex.V1 | regex.IGNORECASE)]
     parts, last = [], 0
-    for start, end in sorted(spans):
+    for start, end, source in sorted(spans):
         if start < last:
             continue
-        parts += [Part(text[last:start], False), Part(text[start:end], True)]
+        parts += [Part(text[last:start], False), Part(text[start:end], True, source)]
         last = end
     parts.append(Part(text[last:], False))
     return [p for p in parts if p.text]
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    """A target language in the form: whether it can be translated into now, and, if not, what the operator
+    would do about it (kept for the operator's note, never in the visitor's face)."""
+
+    code: str
+    available: bool
+    needs: str = ""
+
+
+def _source_for_choices(source: str) -> str:
+    s = current_service().settings
+    if source in languages.LANGUAGES:
+        return source
+    return s.source_prior if s.source_prior in languages.LANGUAGES else "id"
+
+
+def target_choices(source: str) -> list[TargetChoice]:
+    """Every language but the source, with whether the server can translate ``source`` into it now."""
+    router = current_service().pipeline.router
+    source = _source_for_choices(source)
+    out = []
+    for code in languages.LANGUAGES:
+        if code == source:
+            continue
+        if not router.catalog.candidates(source, code):
+            out.append(TargetChoice(code, False, "no model in the catalog covers this pair"))
+            continue
+        status = router.status(source, code)
+        out.append(TargetChoice(code, status.available is not None, status.needs))
+    return out
+
+
+def availability() -> dict[str, list[str]]:
+    """source -> the targets that work now (the page's script updates the choices when the source changes)."""
+    router = current_service().pipeline.router
+    return {source: [t for t in languages.LANGUAGES if t != source and router.catalog.candidates(source, t)
+                     and router.status(source, t).available is not None] for source in languages.LANGUAGES}
+
+
+def default_targets(choices: list[TargetChoice]) -> list[str]:
+    """What works, in the ASEAN order, up to the request limit."""
+    working = [c.code for c in choices if c.available]
+    ordered = [t for t in languages.ASEAN_TARGETS if t in working] + [t for t in working
+                                                                       if t not in languages.ASEAN_TARGETS]
+    return ordered[:current_service().settings.max_targets]
+
+
+def target_error(error: Any, target: str) -> str:
+    """A target's error for a visitor: a missing model is "not installed here", never the operator's command."""
+    code = error.get("code") if isinstance(error, dict) else getattr(error, "code", None)
+    details = error if isinstance(error, dict) else getattr(error, "details", {})
+    if code == "model_missing":
+        return _("%(language)s is not installed on this server.", language=language_name(target))
+    if code == "unsupported_pair" and details.get("source") == details.get("target") == target:
+        return _("The text is already in %(language)s; choose another target, or the text's language under "
+                 "From.", language=language_name(target))
+    message = error.get("error") if isinstance(error, dict) else getattr(error, "message", "")
+    return str(message or _("This translation failed."))
 
 
 def _page(status: int = 200, **context: Any) -> Response:
     state = current_service()
     s = state.settings
     store = state.pipeline.glossaries
-    defaults = {"text": "", "source": "auto", "targets": ["en", "ms"], "glossary": ",".join(
+    values = context.pop("values", {})
+    choices = target_choices(values.get("source", "auto"))
+    defaults = {"text": "", "source": "auto", "targets": default_targets(choices), "glossary": ",".join(
         s.default_glossary_names), "summary": False, "sentences": 2, "layout": s.layout}
     response = make_response(render_template(
-        "index.html", languages=list(languages.LANGUAGES.values()),
-        glossaries=store.usable(), values=defaults | context.pop("values", {}),
+        "index.html", languages=list(languages.LANGUAGES.values()), choices=choices,
+        availability=json.dumps(availability()), prior=_source_for_choices("auto"), glossaries=store.usable(),
+        values=defaults | values,
         limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, describe_flag=describe_flag,
-        language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
-        **context), status)
+        target_error=target_error, **context), status)
     return response
 
 
@@ -150,16 +233,16 @@ def _values() -> dict[str, Any]:
 def read_form() -> WebRequest | DocumentRequest:
     fields = validate(TranslateForm, {k: request.form.getlist(k) if k == "targets" else request.form.get(k)
                                       for k in request.form})
-    text = fields.text
+    text = fields.text.replace("\r\n", "\n")  # browsers send CRLF; the offsets in the term report count LF
     upload = request.files.get("file")
     if upload is not None and is_document(upload.filename):  # a web page, Word file, subtitles...: a document job
         targets = languages.parse_list(fields.targets)
         if not targets:
-            raise ApiError(400, "invalid_input", "Choose at least one target language.")
+            raise ApiError(400, "invalid_input", _("Choose at least one target language."))
         try:
             sentences = int(fields.sentences) if fields.summary == "on" else None
         except ValueError:
-            raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
+            raise ApiError(400, "invalid_input", _("Summary sentences must be a number.")) from None
         s = current_service().settings
         prepared = prepare_upload(s, upload.filename or "document", upload.read(s.max_document_bytes + 1))
         return DocumentRequest(prepared=prepared, targets=targets, source=fields.source,
@@ -167,26 +250,27 @@ def read_form() -> WebRequest | DocumentRequest:
                                summary=sentences)
     if upload is not None and upload.filename:
         try:
-            text = upload.read(current_service().settings.max_text_chars * 4 + 1).decode("utf-8")
+            raw = upload.read(current_service().settings.max_text_chars * 4 + 1)
+            text = raw.decode("utf-8").replace("\r\n", "\n")
         except UnicodeDecodeError:
-            raise ApiError(400, "invalid_utf8", "The uploaded file is not UTF-8 text.") from None
+            raise ApiError(400, "invalid_utf8", _("The uploaded file is not UTF-8 text.")) from None
     try:
         check_text(text)
     except ValueError as exc:
         raise ApiError(400, "invalid_input", f"The {exc}.") from None
     if not text.strip():
-        raise ApiError(400, "invalid_input", "Paste a text or choose a .txt file.")
+        raise ApiError(400, "invalid_input", _("Paste a text or choose a file."))
     targets = languages.parse_list(fields.targets)
     if not targets:
-        raise ApiError(400, "invalid_input", "Choose at least one target language.")
+        raise ApiError(400, "invalid_input", _("Choose at least one target language."))
     summary = None
     if fields.summary == "on":
         try:
             summary = SummaryOptions(sentences=int(fields.sentences))
         except ValueError:
-            raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
+            raise ApiError(400, "invalid_input", _("Summary sentences must be a number.")) from None
     if fields.layout and fields.layout not in ("keep", "reflow", "auto"):
-        raise ApiError(400, "invalid_input", "Layout must be keep, reflow or auto.")
+        raise ApiError(400, "invalid_input", _("Line breaks must be keep, reflow or auto."))
     return WebRequest(text, targets, fields.source, [g for g in fields.glossary.split(",") if g], summary,
                       fields.layout or None)
 
@@ -219,6 +303,15 @@ def submit() -> Response:
         sent.summary, layout=sent.layout))
     record(state, result, sent.text)
     return _page(values=_values() | {"text": sent.text}, result=result, source_text=sent.text)
+
+
+@bp.get("/favicon.ico")
+@route("The site's icon (browsers ask for it on every site)", access=PUBLIC, produces="image/svg+xml",
+       tags=("web",))
+def favicon() -> Response:
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 # -- signing in with an API key ------------------------------------------------------------------------
@@ -256,7 +349,7 @@ def login_submit() -> Response:
     sent: LoginForm = body()
     found = current_service().keys.lookup(hash_key(sent.key.strip()))
     if found is None:
-        return _login_page("This key is not valid.", 401)
+        return _login_page(_("This key is not valid."), 401)
     session.clear()  # a new session for the new identity (and a new CSRF token)
     session[SESSION_KEY] = found.digest
     return redirect(_local(sent.next), code=303)

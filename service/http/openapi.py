@@ -33,7 +33,8 @@ SCHEMAS = {"application/json": {"type": "object", "additionalProperties": True},
            "application/x-ndjson": {"type": "string", "description": "one JSON object a line"},
            "text/html": {"type": "string"}, "text/plain": {"type": "string"}, "text/css": {"type": "string"},
            "application/octet-stream": {"type": "string", "format": "binary", "description": "a file"},
-           "text/csv": {"type": "string"}, "application/x-tbx+xml": {"type": "string"}}
+           "text/csv": {"type": "string"}, "application/x-tbx+xml": {"type": "string"},
+           "image/svg+xml": {"type": "string"}}
 _ARGUMENT = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
 

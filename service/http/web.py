@@ -123,6 +123,8 @@ class TargetChoice:
     code: str
     available: bool
     needs: str = ""
+    #: the source language itself (listed, hidden: the page's script shows it when another source is chosen)
+    is_source: bool = False
 
 
 def _source_for_choices(source: str) -> str:
@@ -133,12 +135,13 @@ def _source_for_choices(source: str) -> str:
 
 
 def target_choices(source: str) -> list[TargetChoice]:
-    """Every language but the source, with whether the server can translate ``source`` into it now."""
+    """Every language, with whether the server can translate ``source`` into it now."""
     router = current_service().pipeline.router
     source = _source_for_choices(source)
     out = []
     for code in languages.LANGUAGES:
         if code == source:
+            out.append(TargetChoice(code, False, is_source=True))
             continue
         if not router.catalog.candidates(source, code):
             out.append(TargetChoice(code, False, "no model in the catalog covers this pair"))
@@ -189,7 +192,7 @@ def _page(status: int = 200, **context: Any) -> Response:
         availability=json.dumps(availability()), prior=_source_for_choices("auto"), glossaries=store.usable(),
         values=defaults | values,
         limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, describe_flag=describe_flag,
-        target_error=target_error, **context), status)
+        target_error=target_error, default_layout=s.layout, **context), status)
     return response
 
 

@@ -97,6 +97,7 @@
       if (!window.fetch || !window.FormData) { return; }
       event.preventDefault();
       button.disabled = true;
+      results.setAttribute("aria-busy", "true");
       busy.innerHTML = "";
       var bar = doc.createElement("progress");
       bar.setAttribute("aria-label", label("working", "Translating"));
@@ -128,7 +129,9 @@
           p.textContent = label("offline", "The server could not be reached; try again.");
           results.insertBefore(p, results.children[1] || null);
         })
-        .finally(function () { clearInterval(timer); button.disabled = false; busy.innerHTML = ""; });
+        .finally(function () {
+          clearInterval(timer); button.disabled = false; busy.innerHTML = ""; results.removeAttribute("aria-busy");
+        });
     });
   }
 

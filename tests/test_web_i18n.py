@@ -76,3 +76,12 @@ def test_form_errors_come_in_the_visitors_language(client) -> None:
                          headers={"Accept-Language": "id"})
     assert answer.status_code == 400
     assert "Pilih setidaknya satu bahasa tujuan." in answer.get_data(as_text=True)
+
+
+def test_a_missing_model_is_said_without_the_operators_command(client) -> None:
+    from service.http.errors import for_visitors
+
+    with client.application.test_request_context("/", headers={"Accept-Language": "id"}):
+        said = for_visitors("model_missing", "id -> en needs model x: run `python -m service models pull x`",
+                            {"target": "en"})
+    assert said == "Bahasa Inggris belum dipasang di server ini."

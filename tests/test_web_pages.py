@@ -374,3 +374,17 @@ def test_every_page_fits_a_phone_and_passes_axe(browser, server: Server, axe_scr
                 page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=width == 390)
     context.close()
     assert failures == []
+
+
+def test_the_checks_find_what_they_look_for(browser, server: Server, axe_script: Path) -> None:
+    """The scan and the width check fail on a page that breaks them (a field without a label, a wide block)."""
+    context = browser.new_context(bypass_csp=True, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(server.base + "/login")
+    page.evaluate("""() => { document.querySelector('label[for=key]').remove();
+                             const wide = document.createElement('div'); wide.style.width = '600px';
+                             wide.textContent = 'wide'; document.querySelector('main').appendChild(wide); }""")
+    assert "label" in [v["id"] for v in axe(page, axe_script)]
+    scroll, inner = fits(page)
+    assert scroll > inner
+    context.close()

@@ -240,6 +240,36 @@ def test_the_same_without_javascript(browser, server: Server) -> None:
     context.close()
 
 
+def test_keyboard_only(browser, server: Server) -> None:
+    """Skip link, the form, Translate and the results by keyboard alone, with the focus always visible."""
+    page = browser.new_page()
+    page.goto(server.base + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    assert page.locator(".skip").bounding_box()["x"] >= 0  # shown while focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "text"
+    page.keyboard.type("Pertemuan tahunan di Kualalumpur.")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("[document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle]")
+        assert focused[1] != "none", f"no visible focus on #{focused[0]}"
+        if focused[0] == "translate":
+            break
+    else:
+        pytest.fail("Translate cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results:not([aria-busy]) #result-ms")
+    assert page.evaluate("document.activeElement.id") == "results-title"  # focus goes to the results
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "copy"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "MARK"
+    page.close()
+
+
 # -- documents and jobs -----------------------------------------------------------------------------------
 def upload_document(page, base: str, folder: Path) -> None:
     source = folder / "berita.html"
@@ -372,6 +402,10 @@ def test_every_page_fits_a_phone_and_passes_axe(browser, server: Server, axe_scr
                     failures.append(f"{name} at {width} px ({scheme}): {v['impact']} {v['id']}: {v['help']} "
                                     f"{v['nodes']}")
                 page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=width == 390)
+                if width == 390 and page.locator("#results .card").count():  # a phone's view of the results
+                    top = page.locator("#results").bounding_box()["y"]
+                    page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}-results.png"), full_page=True,
+                                    clip={"x": 0, "y": top - 8, "width": 390, "height": 844})
     context.close()
     assert failures == []
 

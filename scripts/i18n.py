@@ -25,7 +25,7 @@ log = logging.getLogger("i18n")
 REPO = Path(__file__).resolve().parent.parent
 HTTP = REPO / "service" / "http"
 TRANSLATIONS = HTTP / "translations"
-LOCALES = ("id",)
+LOCALES = ("id", "ms")
 
 
 def extract() -> Catalog:

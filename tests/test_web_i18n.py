@@ -1,4 +1,4 @@
-"""The interface's own language: every string of the pages has its Indonesian translation (extracted from the
+"""The interface's own language: every string of the pages has its Indonesian and Malay translation (extracted from the
 templates and the page-facing Python with Babel, compared with the catalogue), the compiled .mo is the .po's,
 and the visitor's language comes from Accept-Language or the switch (remembered in the session)."""
 
@@ -25,11 +25,12 @@ def i18n_script():
     return module
 
 
-def test_every_string_of_the_pages_is_translated_into_indonesian() -> None:
+def test_every_string_of_the_pages_is_translated_into_indonesian_and_malay() -> None:
     script = i18n_script()
     extracted = [m.id for m in script.extract() if m.id]
     assert len(extracted) > 150 and "Translate" in extracted and "Cancel the job" in extracted
-    assert script.problems("id") == []
+    assert script.LOCALES == ("id", "ms")
+    assert [p for locale in script.LOCALES for p in script.problems(locale)] == []
 
 
 def test_the_check_fails_on_a_string_without_translation(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,6 +61,8 @@ def h1(page: str) -> str:
 def test_accept_language_then_the_switch_decides(client) -> None:
     page = client.get("/", headers={"Accept-Language": "id-ID,id;q=0.9,en;q=0.5"}).get_data(as_text=True)
     assert '<html lang="id">' in page and h1(page) == "Terjemahkan" and "Melayu" in page
+    page = client.get("/", headers={"Accept-Language": "ms-MY"}).get_data(as_text=True)
+    assert '<html lang="ms">' in page and h1(page) == "Terjemah" and "Inggeris" in page
     page = client.get("/", headers={"Accept-Language": "fr, en;q=0.5"}).get_data(as_text=True)
     assert '<html lang="en">' in page and h1(page) == "Translate"
     client.get("/?lang=id")  # the switch: kept in the session, whatever the browser says afterwards

@@ -1,10 +1,10 @@
-"""The web pages' own language: English or Bahasa Indonesia, through Flask-Babel.
+"""The web pages' own language: English, Bahasa Indonesia or Bahasa Melayu, through Flask-Babel.
 
 The visitor's choice (``?lang=id`` from the switch in every page's header) is kept in the signed session;
 without one, the browser's ``Accept-Language`` decides. Templates mark every string with ``_()``; the
 catalogues are ``service/http/translations/<locale>/LC_MESSAGES/messages.po``, compiled to the committed
 ``messages.mo`` (``python scripts/i18n.py`` extracts, updates and compiles; a test fails when a marked string
-has no Indonesian translation or the ``.mo`` is older than its ``.po``).
+has no translation or a ``.mo`` is not its compiled ``.po``).
 
 Language names come from the CLDR data Babel ships (Malay is "Melayu" in Indonesian), not from our own lists.
 """
@@ -19,7 +19,7 @@ from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 
 #: The interface's languages: locale -> its own name (shown in the switch, in that language).
-LOCALES: dict[str, str] = {"en": "English", "id": "Bahasa Indonesia"}
+LOCALES: dict[str, str] = {"en": "English", "id": "Bahasa Indonesia", "ms": "Bahasa Melayu"}
 DEFAULT_LOCALE = "en"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 #: Session entry of the visitor's chosen interface language.

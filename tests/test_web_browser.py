@@ -62,7 +62,7 @@ def only(page, *targets: str) -> None:
 def translate(page) -> None:
     """Press Translate and wait for the answer (by script: #results is busy until it arrives)."""
     page.click("#translate")
-    page.wait_for_selector("#results:not([aria-busy]) #result-ms, #results:not([aria-busy]) #error")
+    page.wait_for_selector("#results:not([aria-busy]) .card, #results:not([aria-busy]) #error", state="attached")
 
 
 def test_submit_text_and_see_translation_with_glossary_report(page, base_url: str, tmp_path: Path) -> None:
@@ -194,3 +194,17 @@ def test_whitespace_only_text_is_one_clear_error(page, base_url: str) -> None:
     page.click("#translate")
     page.wait_for_selector("#error")
     assert page.inner_text("#error") == "Paste a text or choose a file."
+
+
+def test_several_targets_become_tabs(page, base_url: str) -> None:
+    page.goto(base_url)
+    page.fill("#text", "Kementerian Dalam Negeri hadir di Kualalumpur.")
+    page.select_option("#source", "id")
+    only(page, "ms", "en")
+    translate(page)
+    assert page.is_visible("#result-en") and not page.is_visible("#result-ms")  # the first target's card
+    assert page.get_attribute("#tab-en", "aria-current") == "true"
+    page.click("#tab-ms")
+    assert page.is_visible("#result-ms") and not page.is_visible("#result-en")
+    assert page.get_attribute("#tab-ms", "aria-current") == "true"
+    assert page.get_attribute("#tab-en", "aria-current") is None

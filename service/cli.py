@@ -21,6 +21,7 @@ from service.config import Settings, load_settings
 from service.engines.base import DecodeOptions
 from service.errors import (
     ConfigError,
+    CorrectionsUnavailable,
     EngineFailed,
     GlossariesUnavailable,
     GlossaryInvalid,
@@ -39,7 +40,8 @@ log = logging.getLogger("service")
 #: Exit codes, one per error family (checked first match, so subclasses come before their bases).
 EXIT_CODES: list[tuple[type[ServiceError], int]] = [
     (InvalidInput, 2), (ModelMissing, 3), (ModelDownloadFailed, 4), (ModelInvalid, 5), (EngineFailed, 5),
-    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (GlossariesUnavailable, 7), (ServiceError, 1),
+    (ConfigError, 6), (GlossaryInvalid, 6), (JobsUnavailable, 7), (GlossariesUnavailable, 7),
+    (CorrectionsUnavailable, 7), (ServiceError, 1),
 ]
 #: Output pipe closed by the reader (``| head``): 128 + SIGPIPE, what a shell reports for other tools.
 EXIT_BROKEN_PIPE = 141
@@ -619,6 +621,45 @@ def cmd_glossary_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- memory (human corrections) ---------------------------------------------------------------------
+def _corrections(settings: Settings):
+    from service.corrections import CorrectionStore
+
+    return CorrectionStore(settings.jobs_db, settings.jobs_lock_timeout_s)
+
+
+def cmd_memory_import(args: argparse.Namespace) -> int:
+    """A TMX file into the corrections (human, approved unless the file says otherwise)."""
+    from service import tmx
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"{args.file} is not a file; give a TMX file.")
+    found = tmx.read(path)
+    for problem in found.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    added, kept = _corrections(_settings(args)).add_many(found.corrections, _cli_author())
+    print(f"{path.name}: {found.units:,} units, {added:,} corrections added, {kept:,} updated or kept, "
+          f"{found.skipped:,} skipped")
+    return 0
+
+
+def cmd_memory_export(args: argparse.Namespace) -> int:
+    from service import tmx
+
+    store = _corrections(_settings(args))
+    if args.out:
+        try:
+            with open(args.out, "wb") as f:
+                n = tmx.write(store.export(), f)
+        except OSError as exc:
+            raise InvalidInput(f"Cannot write {args.out}: {exc.strerror}.") from exc
+        print(f"{args.out}: {n:,} corrections", file=sys.stderr)
+    else:
+        tmx.write(store.export(), sys.stdout.buffer)
+    return 0
+
+
 def cmd_eval_terms(args: argparse.Namespace) -> int:
     from service.terminology.evaluation import evaluate_terms
 
@@ -685,9 +726,10 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
     if path is None:  # no file configured: print the line to add by hand, as before
         key, digest = new_key()
         print(f"API key (give it to the client; it is not stored): {key}")
-        print(f"line for the api_keys_file: {KeyRecord(digest, args.name, args.role, args.limit or '').line()}")
+        record = KeyRecord(digest, args.name, args.role, args.limit or "", args.char_limit, args.req_limit)
+        print(f"line for the api_keys_file: {record.line()}")
         return 0
-    key, record = add_key(path, args.name, args.role, args.limit or "")
+    key, record = add_key(path, args.name, args.role, args.limit or "", args.char_limit, args.req_limit)
     print(f"API key {record.name!r} ({record.role}) added to {path}; give it to the client, it is not stored:")
     print(key)
     return 0
@@ -699,7 +741,10 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     path = _keys_file(args)
     if path is None or not path.exists():
         raise ConfigError("No API keys file: set api_keys_file (or pass --file).")
-    rows = [(r.name, r.role, r.limit or "server's rate_limit", r.digest[:12], "active") for r in read_keys(path)]
+    rows = [(r.name, r.role, " ".join([r.limit or "server's rate_limit", *([f"char_limit={r.char_limit}"] if
+                                                                            r.char_limit else []),
+                                       *([f"req_limit={r.req_limit}"] if r.req_limit else [])]),
+             r.digest[:12], "active") for r in read_keys(path)]
     rows += [(r.name, "", "", "", f"revoked {r.when}") for r in read_revoked(path)]
     width = max([4, *(len(r[0]) for r in rows)])
     print(f"{'name':<{width}}  {'role':<5}  {'limit':<20}  {'hash':<12}  state")
@@ -840,6 +885,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new", type=int, metavar="V2")
     p.set_defaults(func=cmd_glossary_diff)
 
+    memory = sub.add_parser("memory", help="human corrections: import or export a TMX file").add_subparsers(
+        dest="action", required=True)
+    p = memory.add_parser("import", parents=[common], help="a TMX 1.4 file into the corrections (used before any "
+                                                           "engine for the same sentence)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_memory_import)
+    p = memory.add_parser("export", parents=[common], help="every correction as a TMX 1.4 file, on stdout or --out")
+    p.add_argument("--format", choices=["tmx"], default="tmx")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_memory_export)
+
     p = sub.add_parser("eval-terms", parents=[common],
                        help="exact-match term accuracy (WMT21 terminology task) with per-term misses")
     p.add_argument("--src", required=True)
@@ -901,6 +957,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="client", help="how the key is listed and revoked (unique)")
     p.add_argument("--role", choices=["user", "admin"], default="user", help="admin keys see every job")
     p.add_argument("--limit", help="the key's own character rate limit, e.g. 2000000/day")
+    p.add_argument("--char-limit", type=int, default=0, help="characters in one request (LibreTranslate's "
+                                                             "char_limit; 0: none)")
+    p.add_argument("--req-limit", type=int, default=0, help="requests a minute (LibreTranslate's req_limit; 0: none)")
     p.set_defaults(func=cmd_keys_new)
     p = keys.add_parser("list", parents=[common, keyfile], help="the keys: name, role, limit, state")
     p.set_defaults(func=cmd_keys_list)

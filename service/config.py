@@ -139,6 +139,17 @@ class Settings(BaseSettings):
     #: Seconds the memory leaves Redis alone after a failed call (then tries again): an outage costs one
     #: timeout per interval, not one per request.
     memory_retry_s: float = 5.0
+    #: Human corrections (service/corrections.py, in the job store's database): every sentence is looked up before
+    #: any engine runs, and an approved human translation is returned exactly. One indexed query per request and
+    #: target; off only for measuring the engines themselves.
+    memory_corrections: bool = True
+    #: Similarity (0-100, rapidfuzz's normalised Indel ratio) from which a stored correction of a similar sentence
+    #: is offered as a suggestion (never substituted); 0 turns suggestions off. At 85 a one-word change in a
+    #: ten-word sentence is still offered, two sentences that share only their frame are not.
+    memory_fuzzy_threshold: float = 85.0
+    #: Corrections of the pair (of a length that could reach the threshold, newest first) compared per request:
+    #: bounds the cost of suggestions to a few milliseconds however large the memory grows.
+    memory_fuzzy_candidates: int = 5000
     #: Glossary layers (one per distinct list of glossary names in requests) kept built: each holds its term
     #: automata, so the cache is an LRU of this size rather than one layer per list ever seen.
     glossary_layer_cache: int = 32
@@ -189,6 +200,11 @@ class Settings(BaseSettings):
     #: Seconds between checks of the keys file for changes (a stat() call): a key revoked with `keys revoke`
     #: stops working on every worker within this time, without a restart.
     api_keys_reload_s: float = 2.0
+    #: LibreTranslate's --require-api-key-origin: with require_api_key on, a request to a LibreTranslate route
+    #: (/translate, /detect, /suggest, /translate_file) without a key whose Origin header matches this regular
+    #: expression (e.g. "https://translate\\.example\\.gov") is let through, for a browser front end on another host.
+    #: Any client can claim any Origin: this opens those routes, it does not protect them. Empty: off.
+    api_key_origin: str = ""
     #: Route groups that stay open without a key when require_api_key is on: docs (/docs, /openapi.json),
     #: languages (/v1/languages, /languages), glossaries (/v1/glossaries...), metrics (/metrics). They hold
     #: no user data; a deployment's own glossary may hold terms it does not publish, so that group is closed.

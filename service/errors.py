@@ -114,6 +114,16 @@ class GlossaryConflict(InvalidInput):
     code = "glossary_conflict"
 
 
+class CorrectionNotFound(InvalidInput):
+    code = "correction_not_found"
+
+
+class CorrectionsUnavailable(ServiceError):
+    """The database of human corrections cannot be reached: translation goes on without them."""
+
+    code = "corrections_unavailable"
+
+
 class InternalError(ServiceError):
     """Something unexpected failed (a bug, or a library's surprise); ``details['incident']`` names its log entry."""
 

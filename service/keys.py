@@ -7,7 +7,9 @@ One key a line; the first format (``<sha256 hex> <name>``) is still read as it w
     <sha256 hex of the key> <name> role=admin limit=2000000/day   options at the end, in any order
 
 ``role`` is ``user`` (default: sees its own jobs) or ``admin`` (sees every job). ``limit`` is the key's own
-character rate limit (same syntax as the ``rate_limit`` setting), instead of the server-wide one.
+character rate limit (same syntax as the ``rate_limit`` setting), instead of the server-wide one. ``char_limit``
+(characters in one request) and ``req_limit`` (requests a minute) are the per-key limits LibreTranslate's keys have,
+so that an operator moving from LibreTranslate keeps them.
 
 Only hashes are stored: a key is 32 random bytes, so SHA-256 is enough (a slow password hash adds nothing),
 and the file never holds a usable key. A revoked key's line stays as a comment
@@ -64,6 +66,10 @@ class KeyRecord:
     role: str = "user"
     #: the key's own character rate limit ("" = the server's ``rate_limit``)
     limit: str = ""
+    #: characters in one request (0 = no such limit), as LibreTranslate's char_limit
+    char_limit: int = 0
+    #: requests a minute (0 = no such limit), as LibreTranslate's req_limit
+    req_limit: int = 0
 
     @property
     def admin(self) -> bool:
@@ -72,6 +78,8 @@ class KeyRecord:
     def line(self) -> str:
         options = [f"role={self.role}"] if self.role != "user" else []
         options += [f"limit={self.limit}"] if self.limit else []
+        options += [f"char_limit={self.char_limit}"] if self.char_limit else []
+        options += [f"req_limit={self.req_limit}"] if self.req_limit else []
         return " ".join([self.digest, self.name, *options])
 
 
@@ -85,7 +93,7 @@ def parse_line(line: str, where: str) -> KeyRecord | None:
         raise ConfigError(f"{where}: expected a SHA-256 hex digest (python -m service keys new).")
     options: dict[str, str] = {}
     words = parts[1:]
-    while words and re.match(r"^(role|limit)=", words[-1]):
+    while words and re.match(r"^(role|limit|char_limit|req_limit)=", words[-1]):
         name, _, value = words.pop().partition("=")
         options[name] = value
     role = options.get("role", "user")
@@ -97,8 +105,14 @@ def parse_line(line: str, where: str) -> KeyRecord | None:
             check_limit(limit)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}.") from None
+    counts = {}
+    for option in ("char_limit", "req_limit"):
+        value = options.get(option, "0")
+        if not value.isdigit():
+            raise ConfigError(f"{where}: {option} must be a whole number, not {value!r}.")
+        counts[option] = int(value)
     name = " ".join(words) or f"key{where.rpartition(':')[2]}"
-    return KeyRecord(digest, name, role, limit)
+    return KeyRecord(digest, name, role, limit, counts["char_limit"], counts["req_limit"])
 
 
 def read_keys(path: Path) -> list[KeyRecord]:
@@ -147,12 +161,15 @@ def _write(path: Path, lines: list[str]) -> None:
     os.replace(tmp, path)  # atomic: a server re-reading the file sees the old one or the new one
 
 
-def add_key(path: Path, name: str, role: str = "user", limit: str = "") -> tuple[str, KeyRecord]:
+def add_key(path: Path, name: str, role: str = "user", limit: str = "", char_limit: int = 0,
+            req_limit: int = 0) -> tuple[str, KeyRecord]:
     """Make a key, store its hash in ``path`` and return (the key, its record). The key is shown once."""
     if not NAME_PATTERN.match(name):
         raise InvalidInput(f"Key names have 1 to 64 letters, digits or . _ @ -, not {name!r}.")
     if role not in ROLES:
         raise InvalidInput(f"A key's role is one of {', '.join(ROLES)}.")
+    if char_limit < 0 or req_limit < 0:
+        raise InvalidInput("char_limit and req_limit are whole numbers (0 for none).")
     if limit:
         try:
             check_limit(limit)
@@ -163,7 +180,7 @@ def add_key(path: Path, name: str, role: str = "user", limit: str = "") -> tuple
         if any(r.name == name for r in (read_keys(path) if path.exists() else [])):
             raise InvalidInput(f"A key named {name!r} exists already; revoke it first or choose another name.")
         key, digest = new_key()
-        record = KeyRecord(digest, name, role, limit)
+        record = KeyRecord(digest, name, role, limit, char_limit, req_limit)
         _write(path, [*lines, record.line()])
     return key, record
 

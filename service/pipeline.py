@@ -1,6 +1,7 @@
 """The one road from every front end to the engines.
 
     request -> normalise -> detect source -> split into lines and sentences -> dedupe
+            -> human corrections (exact: returned as they are, no engine; similar: offered as suggestions)
             -> glossary: protect terms -> split over-long sentences (flagged)
             -> length-sorted batches under a token budget -> engine (n-best when terms are protected)
             -> glossary: choose, restore, verify -> reassemble in the original layout
@@ -29,6 +30,7 @@ from typing import Protocol
 
 from service import languages
 from service.config import Settings
+from service.corrections import Correction, CorrectionStore
 from service.engines.base import (
     TERMS_BY_INSTRUCTION,
     DecodeOptions,
@@ -92,6 +94,15 @@ class TargetResult:
     #: the glossary report (None when no glossary was applied)
     terms: TermReport | None = None
     summary: Summary | None = None
+    #: where the translation came from: "engine", "memory:human" (every sentence an approved human correction)
+    #: or "mixed" (some sentences)
+    origin: str = "engine"
+    #: the human corrections used: {"source": sentence, "id": correction id}
+    memory: list[dict[str, object]] = field(default_factory=list)
+    #: similar corrections of sentences that had none (fuzzy matches): offered, never substituted
+    suggestions: list[dict[str, object]] = field(default_factory=list)
+    #: (source sentence, its translation) of each distinct sentence: what a person corrects (not in to_dict)
+    sentences: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +117,9 @@ class TargetResult:
             "alternatives": [{"source": s, "alternatives": alts} for s, alts in self.alternatives.items()] or None,
             "summary": self.summary.to_dict() if self.summary else None,
             "error": error_dict(self.error) if self.error else None,
+            "origin": self.origin if self.error is None else None,
+            "memory": self.memory or None,
+            "suggestions": self.suggestions or None,
         }
         if stats:
             out["stats"] = {"segments": self.segments, "unique_segments": self.unique_segments,
@@ -177,8 +191,12 @@ class EngineSource(Protocol):
 class Pipeline:
     def __init__(self, settings: Settings, router: EngineSource, segmenter: Segmenter | None = None,
                  detector: LanguageDetector | None = None,
-                 glossaries: GlossaryRegistry | GlossaryStore | None = None):
+                 glossaries: GlossaryRegistry | GlossaryStore | None = None,
+                 corrections: CorrectionStore | None = None):
         self.settings = settings
+        #: human corrections, in the service's database (None: off)
+        self.corrections = corrections if corrections is not None or not settings.memory_corrections else \
+            CorrectionStore(settings.jobs_db, settings.jobs_lock_timeout_s)
         self.router = router
         self.segmenter = segmenter or Segmenter()
         self._detector = detector
@@ -380,15 +398,27 @@ class Pipeline:
                 result.error = same_language(source, detection)
             return results
         try:
-            engine = self.router.engine_for(source, target)
+            texts = self._wholes(texts, source, target, options)
             per_text = [[p.text for p in pieces if p.translate] for pieces in texts]
             unique = list(dict.fromkeys(s for sentences in per_text for s in sentences))
-            done = self._translate_unique(engine, unique, source, target, options, layer)
+            human = self._human(unique, source, target, options)
+            rest = [s for s in unique if s not in human]
+            engine = self.router.engine_for(source, target) if rest else None  # every sentence corrected: none
+            done = self._translate_unique(engine, rest, source, target, options, layer) if engine else _Unique()
+            for sentence, correction in human.items():  # exactly as a person wrote it; the terms still checked
+                done.text[sentence] = _checked(correction.target, sentence, source, target, layer)
+                done.tokens[sentence] = (0, 0)
+            suggestions = self._suggestions(rest, source, target, options)
             total_tokens = sum(i for i, _ in done.tokens.values()) or 1
             for result, pieces, sentences in zip(results, texts, per_text, strict=True):
                 own = list(dict.fromkeys(sentences))
-                result.engine, result.model = engine.name, engine.model
+                used = [s for s in own if s in human]
+                result.engine, result.model = (engine.name, engine.model) if engine else ("memory", "human")
+                result.origin = "engine" if not used else "memory:human" if len(used) == len(own) else "mixed"
+                result.memory = [{"source": s, "id": human[s].id} for s in used]
+                result.suggestions = [sg.to_dict() for s in own for sg in suggestions.get(s, ())]
                 result.segments, result.unique_segments = len(sentences), len(own)
+                result.sentences = [(s, done.text[s][0]) for s in own]
                 result.text = "".join(done.text[p.text][0] if p.translate else p.text for p in pieces)
                 result.flags = [flag for s in own for flag in done.flags.get(s, ())]
                 result.alternatives = {s: done.alternatives[s] for s in own if s in done.alternatives}
@@ -405,6 +435,37 @@ class Pipeline:
         for result in results:
             result.seconds = elapsed  # until this target was ready (shared by the texts translated together)
         return results
+
+    def _wholes(self, texts: list[list[document.Piece]], source: str, target: str,
+                options: DecodeOptions) -> list[list[document.Piece]]:
+        """Texts of several sentences whose whole has a human correction become one piece each (so that the
+        correction, stored for the whole text, is found); the others are left as they are. One lookup for all."""
+        if self.corrections is None or not options.use_memory:
+            return texts
+        cores = {i: "".join(p.text for p in pieces).strip() for i, pieces in enumerate(texts)
+                 if sum(p.translate for p in pieces) > 1}
+        found = self.corrections.exact(source, target, list(dict.fromkeys(cores.values()))) if cores else {}
+        out = list(texts)
+        for i, core in cores.items():
+            if core in found:
+                whole = "".join(p.text for p in texts[i])
+                start = whole.index(core)
+                out[i] = [p for p in (document.Piece(whole[:start], False), document.Piece(core, True),
+                                      document.Piece(whole[start + len(core):], False)) if p.text]
+        return out
+
+    def _human(self, sentences: list[str], source: str, target: str, options: DecodeOptions) -> dict[str, Correction]:
+        """sentence -> its approved human correction (none when corrections are off or the database is away)."""
+        if self.corrections is None or not options.use_memory or not sentences:
+            return {}
+        return self.corrections.exact(source, target, sentences)
+
+    def _suggestions(self, sentences: list[str], source: str, target: str, options: DecodeOptions) -> dict:
+        s = self.settings
+        if self.corrections is None or not options.use_memory or s.memory_fuzzy_threshold <= 0:
+            return {}
+        return self.corrections.fuzzy(source, target, sentences, s.memory_fuzzy_threshold,
+                                      s.memory_fuzzy_candidates)
 
     def _translate_unique(self, engine: Engine, unique: list[str], source: str, target: str,
                           options: DecodeOptions, layer: TermLayer | None) -> _Unique:
@@ -508,6 +569,15 @@ def _document_report(layer: TermLayer, pieces: list[document.Piece],
                 report.add(replace(check, start=check.start + offset, end=check.end + offset))
         offset += len(piece.text)
     return report
+
+
+def _checked(text: str, sentence: str, source: str, target: str,
+             layer: TermLayer | None) -> tuple[str, list[TermCheck]]:
+    """A human correction with its term checks (its terms and protected spans verified, never changed)."""
+    if layer is None:
+        return text, []
+    _, checks = layer.verify(text, layer.instruct(sentence, source, target), target)
+    return text, [replace(c, method="memory") if c.present else c for c in checks]
 
 
 def require_text(text: str) -> None:

@@ -234,6 +234,7 @@ def test_result_serializer_is_the_api_shape() -> None:
     item = r.to_dict()
     assert list(item) == ["source", "detected", "detection", "summary", "translations", "error"]
     assert list(item["translations"][0]) == ["target", "text", "engine", "model", "flags", "glossary",
-                                             "alternatives", "summary", "error"]
+                                             "alternatives", "summary", "error", "origin", "memory",
+                                             "suggestions"]
     assert set(r.results[0].to_dict(stats=True)["stats"]) == {"segments", "unique_segments", "input_tokens",
                                                               "output_tokens", "seconds", "engine_seconds"}

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,24 @@ def test_libretranslate_client_works_unchanged(server: str) -> None:
     assert "ms" in languages["id"]["targets"] and languages["th"]["name"] == "Thai"
     detected = lt.detect("Kementerian Dalam Negeri berencana menyelenggarakan kegiatan untuk kota-kota cerdas.")
     assert detected[0]["language"] == "id"
+
+
+def test_libretranslate_client_sees_a_suggestion_and_alternatives_on_the_real_server(server: str) -> None:
+    from libretranslatepy import LibreTranslateAPI
+
+    sentence, fixed = "Rapat koordinasi dimulai pukul sembilan pagi.", "Mesyuarat penyelarasan bermula jam sembilan."
+    lt = LibreTranslateAPI(server)
+    assert lt.translate(sentence, "id", "ms") != fixed
+    form = urllib.parse.urlencode({"q": sentence, "s": fixed, "source": "id", "target": "ms"}).encode()
+    with urllib.request.urlopen(urllib.request.Request(server + "suggest", data=form), timeout=30) as r:
+        assert json.loads(r.read()) == {"success": True}
+    assert lt.translate(sentence, "id", "ms") == fixed  # LibreTranslate's client, unchanged
+    request = urllib.request.Request(server + "translate", method="POST", headers={
+        "Content-Type": "application/json"}, data=json.dumps({"q": "Pertemuan tahunan.", "source": "id",
+                                                              "target": "en", "alternatives": 2}).encode())
+    with urllib.request.urlopen(request, timeout=30) as r:
+        body = json.loads(r.read())
+    assert isinstance(body["alternatives"], list) and body["translatedText"] not in body["alternatives"]
 
 
 def test_served_api_answers(server: str) -> None:

@@ -208,3 +208,31 @@ def test_several_targets_become_tabs(page, base_url: str) -> None:
     assert page.is_visible("#result-ms") and not page.is_visible("#result-en")
     assert page.get_attribute("#tab-ms", "aria-current") == "true"
     assert page.get_attribute("#tab-en", "aria-current") is None
+
+
+def test_a_correction_made_under_a_result_is_used_for_the_same_text(page, base_url: str) -> None:
+    sentence = "Pasar ikan di Ambon ramai sekali karena uang warga cukup."
+    corrected = "Pasar ikan di Ambon sangat meriah kerana wang penduduk mencukupi."
+
+    def translated() -> str:
+        page.goto(base_url)
+        page.fill("#text", sentence)
+        page.select_option("#source", "id")
+        only(page, "ms")
+        translate(page)
+        return page.inner_text("#result-ms .translation")
+
+    assert translated() != corrected and page.query_selector("#origin-ms") is None
+    page.click("#result-ms details.correct summary")
+    page.fill("#correction-ms-1", corrected)
+    page.evaluate("window.__still_here = 1")
+    page.click("#correct-ms-1 button[type=submit]")  # saved by the page's script, in place
+    page.wait_for_selector("#correct-ms-1 .done:has-text('Saved')")
+    assert page.evaluate("window.__still_here") == 1
+    assert translated() == corrected
+    assert "human corrections" in page.inner_text("#origin-ms")
+    # one form per sentence: a sentence corrected in one text is used in every text that has it
+    page.fill("#text", f"Rapat dimulai. {sentence}")
+    translate(page)
+    assert page.inner_text("#result-ms .translation").endswith(corrected)
+    assert page.text_content("label[for=correction-ms-2]") == sentence

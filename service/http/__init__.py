@@ -4,6 +4,7 @@ no view builds a model, and nothing here is a module global."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -12,9 +13,11 @@ from flask import Flask, g, request
 
 from service.config import Settings, load_settings
 from service.engines.router import EngineRouter
-from service.http import api, compat, documents, errors, health, i18n, openapi, policy, web
+from service.errors import ConfigError
+from service.http import api, compat, deepl, documents, errors, health, i18n, openapi, policy, web
 from service.http import glossaries as glossaries_http
 from service.http import jobs as jobs_http
+from service.http import memory as memory_http
 from service.http.bodies import ServiceRequest
 from service.http.security import ApiKeys, CharacterRateLimit, TrustedProxies, install_headers, load_secret_key
 from service.http.state import EXTENSION, EngineLayersCollector, Metrics, ServiceState
@@ -30,6 +33,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     before returning, "none" marks the app ready at once (engines then load on first use).
     ``jobs``: the batch-job service; by default one on the configured store and Celery broker."""
     settings = settings or load_settings()
+    try:
+        re.compile(settings.api_key_origin)
+    except re.error:
+        raise ConfigError(f"api_key_origin {settings.api_key_origin!r} is not a regular expression.") from None
     pipeline = pipeline or Pipeline(settings, EngineRouter(settings))
     app = Flask(__name__)
     app.request_class = ServiceRequest
@@ -52,7 +59,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.before_request(policy.enforce)
     i18n.install(app)  # the pages' language: the visitor's choice, else Accept-Language
     for blueprint in (api.bp, compat.bp, health.bp, openapi.bp, web.bp, jobs_http.bp, documents.bp,
-                      glossaries_http.bp):
+                      glossaries_http.bp, memory_http.bp, deepl.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     install_headers(app)

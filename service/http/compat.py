@@ -42,6 +42,15 @@ class LtTranslate(BaseModel):
         return [self.q] if isinstance(self.q, str) else list(self.q)
 
 
+class LtSuggest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    q: CleanText | None = Field(None, description="the original text")
+    s: CleanText | None = Field(None, description="the suggested translation")
+    source: str | None = None
+    target: str | None = None
+    api_key: str | None = None
+
+
 class LtDetect(BaseModel):
     model_config = ConfigDict(extra="ignore")
     q: CleanText
@@ -77,7 +86,7 @@ def detect_cost(body: LtDetect, s: Settings) -> int:
 @bp.post("/translate")
 @route("LibreTranslate: translate q (a text or a list) into target", read=read_params(LtTranslate),
        bodies={JSON: LtTranslate, FORM: LtTranslate, MULTIPART: LtTranslate}, cost=translate_cost,
-       errors=(502, 503), tags=("libretranslate",))
+       errors=(502, 503), tags=("libretranslate",), origin_rule=True)
 def translate() -> Response:
     state = current_service()
     request_body: LtTranslate = body()
@@ -112,8 +121,7 @@ def translate() -> Response:
         if r.error is not None:
             return service_error_response(r.error)
         translated.append(r.text)
-        alts = [a for hyps in r.alternatives.values() for a in hyps[1:]] if len(r.alternatives) == 1 else []
-        alternatives.append(alts[: request_body.alternatives])
+        alternatives.append(whole_alternatives(r.text or "", r.alternatives, request_body.alternatives))
     single = isinstance(request_body.q, str)
     out: dict[str, Any] = {"translatedText": translated[0] if single else translated}
     if auto:
@@ -121,6 +129,56 @@ def translate() -> Response:
     if request_body.alternatives:
         out["alternatives"] = alternatives[0] if single else alternatives
     return jsonify(out)
+
+
+def whole_alternatives(text: str, per_sentence: dict[str, list[str]], wanted: int) -> list[str]:
+    """Alternatives of a whole text, as LibreTranslate gives them: the k-th puts each sentence's k-th other
+    hypothesis in place of the one chosen (a sentence with fewer keeps its own). Engines that give one output
+    (Apertium, LLM engines) and human corrections have no hypotheses, so their texts have none."""
+    choices = []
+    for hyps in per_sentence.values():
+        chosen = next((h for h in hyps if h and h in text), None)
+        if chosen is not None:
+            choices.append((chosen, [h for h in dict.fromkeys(hyps) if h != chosen]))
+    out: list[str] = []
+    for k in range(wanted):
+        if not any(len(others) > k for _, others in choices):
+            break
+        alternative = text
+        for chosen, others in sorted(choices, key=lambda c: -len(c[0])):
+            if len(others) > k:
+                alternative = alternative.replace(chosen, others[k])
+        if alternative != text and alternative not in out:
+            out.append(alternative)
+    return out
+
+
+@bp.post("/suggest")
+@route("LibreTranslate: suggest a better translation of q (stored as a human correction, used from now on)",
+       read=read_params(LtSuggest), bodies={JSON: LtSuggest, FORM: LtSuggest, MULTIPART: LtSuggest},
+       errors=(409, 503), tags=("libretranslate",), origin_rule=True,
+       description="Answers {\"success\": true}; the next translation of the same sentence from source to target "
+                   "is s, exactly (origin memory:human in /v1/translate).")
+def suggest() -> Response:
+    from service.http.memory import store_correction
+
+    sent: LtSuggest = body()
+    if current_service().pipeline.corrections is None:  # LibreTranslate without --suggestions
+        raise ApiError(403, "suggestions_disabled", "Suggestions are disabled on this server.")
+    for name in ("q", "s", "source", "target"):
+        if not (getattr(sent, name) or "").strip():
+            raise ApiError(400, "invalid_request", f"Invalid request: missing {name} parameter")
+    state = current_service()
+    assert sent.q is not None and sent.s is not None and sent.source is not None and sent.target is not None
+    source = sent.source
+    if source == "auto":
+        try:
+            source = state.pipeline.detector.detect(unicodedata.normalize("NFC", sent.q)).language
+        except DetectionFailed:
+            raise ApiError(400, "invalid_request", "Invalid request: the language of q was not detected; give "
+                           "source") from None
+    store_correction(state, sent.q, source, sent.target, sent.s)
+    return jsonify({"success": True})
 
 
 @bp.get("/languages")
@@ -138,7 +196,8 @@ def list_languages() -> Response:
 
 @bp.post("/detect")
 @route("LibreTranslate: detect the language of q, with its confidence (0-100)", read=read_params(LtDetect),
-       bodies={JSON: LtDetect, FORM: LtDetect, MULTIPART: LtDetect}, cost=detect_cost, tags=("libretranslate",))
+       bodies={JSON: LtDetect, FORM: LtDetect, MULTIPART: LtDetect}, cost=detect_cost, tags=("libretranslate",),
+       origin_rule=True)
 def detect() -> Response:
     state = current_service()
     try:

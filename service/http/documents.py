@@ -261,7 +261,7 @@ def read_lt_file() -> DocumentRequest:
 @bp.post("/translate_file")
 @route("LibreTranslate: translate a file; answers the URL of the translated file", read=read_lt_file,
        bodies={MULTIPART: LtFile}, cost=document_cost, max_bytes=max_upload, errors=(502, 503),
-       tags=("libretranslate",))
+       tags=("libretranslate",), origin_rule=True)
 def translate_file() -> Response:
     jobs = _jobs(current_service())
     sent: DocumentRequest = body()
@@ -302,7 +302,8 @@ def frontend_settings() -> Response:
     source = languages.get(s.source_prior) if s.source_prior in languages.LANGUAGES else None
     return jsonify({
         "charLimit": s.max_text_chars, "frontendTimeout": 500, "apiKeys": current_service().keys.configured,
-        "keyRequired": s.require_api_key, "suggestions": False, "filesTranslation": True,
+        "keyRequired": s.require_api_key, "suggestions": current_service().pipeline.corrections is not None,
+        "filesTranslation": True,
         "supportedFilesFormat": sorted(EXTENSIONS),
         "language": {"source": {"code": "auto", "name": "Auto Detect"},
                      "target": {"code": "ms" if source is None or source.code != "ms" else "en",

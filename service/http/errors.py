@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 #: Core error -> HTTP status; the first matching class wins, so subclasses come first.
 STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (JobNotFound, 404),
+    (errors.CorrectionNotFound, 404),
+    (errors.CorrectionsUnavailable, 503),
     (JobsUnavailable, 503),
     (errors.GlossariesUnavailable, 503),
     (errors.GlossaryConflict, 409),
@@ -40,7 +42,8 @@ STATUS: list[tuple[type[errors.ServiceError], int]] = [
 
 
 #: Core errors that pass by themselves -> seconds for the Retry-After header.
-RETRY_AFTER: dict[type[errors.ServiceError], int] = {JobsUnavailable: 30, errors.GlossariesUnavailable: 30}
+RETRY_AFTER: dict[type[errors.ServiceError], int] = {JobsUnavailable: 30, errors.GlossariesUnavailable: 30,
+                                                   errors.CorrectionsUnavailable: 30}
 
 
 class ApiError(Exception):
@@ -86,6 +89,12 @@ def _respond(status: int, code: str, message: str, headers: dict[str, str] | Non
              **details: Any) -> Response:
     """The JSON error body; on a web page (its route policy renders errors inline), the page with the message."""
     policy = g.get("policy")
+    shape = getattr(policy, "errors_as", None)
+    if shape is not None:  # another API's clients (DeepL's) read its own error shape and status codes
+        response = shape(status, code, message)
+        for key, value in (headers or {}).items():
+            response.headers.setdefault(key, value)
+        return response
     page = getattr(policy, "page", None)
     if page is not None and code not in NOT_INLINE:
         try:

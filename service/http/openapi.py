@@ -27,14 +27,20 @@ ERRORS = {400: "bad request", 401: "API key missing or invalid",
           403: "a cross-site request without a key, or a change that needs an admin key",
           404: "not found", 409: "conflict", 413: "a limit was exceeded (the setting is named)",
           415: "wrong content type", 422: "validation failed", 429: "rate limited (see Retry-After)",
-          502: "engine failure", 503: "a model must be pulled, a dependency is down, or not ready"}
-SUCCESS = {200: "OK", 201: "created", 303: "see the Location header"}
+          502: "engine failure", 503: "a model must be pulled, a dependency is down, or not ready",
+          456: "the key's character limit is used up (DeepL's quota status)"}
+#: Routes that answer in DeepL's shape (policy.errors_as): DeepL's error body, and this service's statuses as
+#: DeepL's (service.http.deepl.deepl_error).
+DEEPL_ERROR = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}},
+               "additionalProperties": True}
+DEEPL_STATUS = {401: 403, 409: 400, 422: 400, 429: 456}
+SUCCESS = {200: "OK", 201: "created", 204: "done, nothing to answer", 303: "see the Location header"}
 SCHEMAS = {"application/json": {"type": "object", "additionalProperties": True},
            "application/x-ndjson": {"type": "string", "description": "one JSON object a line"},
            "text/html": {"type": "string"}, "text/plain": {"type": "string"}, "text/css": {"type": "string"},
            "application/octet-stream": {"type": "string", "format": "binary", "description": "a file"},
            "text/csv": {"type": "string"}, "application/x-tbx+xml": {"type": "string"},
-           "image/svg+xml": {"type": "string"}}
+           "image/svg+xml": {"type": "string"}, "text/tab-separated-values": {"type": "string"}}
 _ARGUMENT = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
 
@@ -52,6 +58,8 @@ def _errors(policy: Policy, method: str, has_path_args: bool) -> list[int]:
         codes |= {400, 413, 429}
     if policy.access == PAGE:
         codes.add(303)  # to the sign-in page when keys are required
+    if policy.errors_as is not None:
+        codes = {DEEPL_STATUS.get(c, c) for c in codes}
     return sorted(codes)
 
 
@@ -72,20 +80,21 @@ def _operation(policy: Policy, method: str, path_args: list[str], settings: Any)
             media: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
             for media, model in policy.bodies.items()}}
     responses: dict[str, Any] = {str(policy.status): {"description": SUCCESS.get(policy.status, "OK")}}
-    if policy.status != 303:  # produces may list several media types ("text/csv,application/x-tbx+xml")
+    if policy.status not in (303, 204):  # produces may list several media types ("text/csv,application/x-tbx+xml")
         responses[str(policy.status)]["content"] = {media: {"schema": SCHEMAS[media]}
                                                     for media in policy.produces.split(",")}
     for code in _errors(policy, method, bool(path_args)):
         if code == 303:
             responses["303"] = {"description": "not signed in: to the sign-in page"}
             continue
-        media = {"application/json": {"schema": ERROR}}
+        media = {"application/json": {"schema": DEEPL_ERROR if policy.errors_as is not None else ERROR}}
         if policy.page is not None:  # web forms show their errors on the page
             media["text/html"] = {"schema": {"type": "string"}}
         responses[str(code)] = {"description": ERRORS[code], "content": media}
     op["responses"] = responses
     if not open_without_key:
-        op["security"] = [{"bearer": []}, {"apiKey": []}] + ([{"session": []}] if policy.access == PAGE else [])
+        op["security"] = [{"bearer": []}, {"apiKey": []}] + ([{"session": []}] if policy.access == PAGE else []) + (
+            [{"deeplAuthKey": []}] if policy.errors_as is not None else [])
     return op
 
 
@@ -123,6 +132,8 @@ def build_document(app: Flask | None = None) -> dict[str, Any]:
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session",
                             "description": "web pages: signed in at /login"},
+                "deeplAuthKey": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                 "description": "DeepL's clients: `DeepL-Auth-Key KEY` (the same keys)"},
             },
         },
     }

@@ -74,7 +74,23 @@ class Policy:
     errors: tuple[int, ...] = ()
     #: renders an error inline on the page (web forms) instead of the JSON body
     page: Callable[[str, int], Response] | None = None
+    #: answers every error of this route in another API's shape and status codes (status, code, message) ->
+    #: response: DeepL's ``{"message": ...}`` for its clients (``service.http.deepl``)
+    errors_as: Callable[[int, str, str], Response] | None = None
     tags: tuple[str, ...] = ()
+    #: LibreTranslate's origin rule: without a key, a request whose Origin matches the setting api_key_origin is let
+    #: through even when keys are required (its own web front end on another host)
+    origin_rule: bool = False
+
+
+def origin_exempt(pattern: str) -> bool:
+    """Whether this request's Origin header matches ``pattern`` (LibreTranslate's --require-api-key-origin, a regular
+    expression matched at the start). Any client can send any Origin: this opens the route to them, as it does in
+    LibreTranslate; it is for a browser front end served from another host, not a security boundary."""
+    import re
+
+    origin = request.headers.get("Origin", "")
+    return bool(pattern) and bool(origin) and re.match(pattern, origin) is not None
 
 
 def route(summary: str, **options: Any) -> Callable[[V], V]:
@@ -146,15 +162,16 @@ def enforce() -> Response | None:
         request.max_content_length = policy.max_bytes(s)
 
     json_body = (lambda: parse_json(s.max_json_depth)) if request.is_json else None
+    exempt = policy.origin_rule and origin_exempt(s.api_key_origin)  # LibreTranslate's front end elsewhere
     if request.method not in SAFE_METHODS and request.mimetype in SIMPLE_BODIES and not same_origin() and (
-            policy.access == PUBLIC or presented_key(json_body) is None):
+            policy.access == PUBLIC or presented_key(json_body) is None) and not exempt:
         raise ApiError(403, "cross_site_request", "This request comes from another web site's page; send an API "
                        "key, or use this server's own pages.")
     if policy.access == PUBLIC:
         g.caller = Caller(None, request.remote_addr or "unknown")
     else:
         required = s.require_api_key and not (policy.group is not None and policy.group in public_groups(
-            s.public_endpoints))
+            s.public_endpoints)) and not exempt
         try:
             g.caller = identify(state.keys, required, json_body, use_session=policy.access == PAGE)
         except ApiError as exc:
@@ -171,5 +188,6 @@ def enforce() -> Response | None:
     if policy.read is not None:
         g.body = policy.read()
     if policy.cost is not None:
+        state.rate_limit.charge_request(g.caller)
         state.rate_limit.charge(g.caller, policy.cost(g.body, s))
     return None

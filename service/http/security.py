@@ -130,11 +130,14 @@ class ApiKeys:
 
 
 def presented_key(json_body: Callable[[], Any] | None = None) -> str | None:
-    """The key the request carries: ``Authorization: Bearer``, ``X-API-Key``, or an ``api_key`` form or JSON
-    field (LibreTranslate clients send it there). Never the query string: URLs end up in logs."""
+    """The key the request carries: ``Authorization: Bearer`` (or ``DeepL-Auth-Key``, DeepL's clients), ``X-API-Key``,
+    or an ``api_key`` form or JSON field (LibreTranslate clients send it there). Never the query string: URLs end up
+    in logs."""
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
+    if auth.lower().startswith("deepl-auth-key "):  # DeepL's clients (service.http.deepl)
+        return auth[15:].strip() or None
     if request.headers.get("X-API-Key"):
         return request.headers["X-API-Key"].strip() or None
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -206,7 +209,31 @@ class CharacterRateLimit:
             self._items[spec] = self._parse(spec)
         return self._items[spec], spec
 
+    def charge_request(self, caller: Caller) -> None:
+        """One request against the key's own ``req_limit`` (requests a minute, as LibreTranslate's keys have)."""
+        if caller.key is None or not caller.key.req_limit:
+            return
+        spec = f"{caller.key.req_limit}/minute"
+        if spec not in self._items:
+            self._items[spec] = self._parse(spec)
+        item = self._items[spec]
+        try:
+            allowed = self.limiter.hit(item, "req:" + caller.bucket)
+            reset = None if allowed else self.limiter.get_window_stats(item, "req:" + caller.bucket).reset_time
+        except Exception as exc:  # the shared storage is down: the failure mode decides, never a 500
+            self._storage_failed(exc)
+            return
+        if not allowed:
+            retry = max(1, math.ceil(reset - time.time()))
+            raise ApiError(429, "too_many_requests", f"This key may send {caller.key.req_limit} requests a minute "
+                           f"(its req_limit); retry in {retry} s.", headers={"Retry-After": str(retry)},
+                           retry_after=retry)
+
     def charge(self, caller: Caller, characters: int) -> None:
+        if caller.key is not None and caller.key.char_limit and characters > caller.key.char_limit:
+            raise ApiError(413, "input_too_large", f"This request has {characters:,} characters; this key may send "
+                           f"{caller.key.char_limit:,} in one request (its char_limit).",
+                           limit=caller.key.char_limit)
         item, spec = self._item_for(caller)
         if item is None or characters <= 0:
             return
@@ -223,6 +250,24 @@ class CharacterRateLimit:
             retry = max(1, math.ceil(reset - time.time()))
             raise ApiError(429, "rate_limited", f"Rate limit of {spec} characters reached; retry in "
                            f"{retry} s.", headers={"Retry-After": str(retry)}, retry_after=retry)
+
+    def usage(self, caller: Caller) -> tuple[int, int | None]:
+        """(characters used in the current window, the window's limit) of the caller's limit; (0, None) without
+        one. A storage failure reads as nothing used."""
+        item, _ = self._item_for(caller)
+        if item is None:
+            return 0, None
+        try:
+            stats = self.limiter.get_window_stats(item, caller.bucket)
+        except Exception as exc:  # the shared storage (Redis) is down or slow: counted and logged, never a 500
+            self._storage_failed_quietly(exc)
+            return 0, item.amount
+        return max(0, item.amount - stats.remaining), item.amount
+
+    def _storage_failed_quietly(self, exc: Exception) -> None:
+        if self.on_error is not None:
+            self.on_error()
+        log.warning("rate limiter storage unreachable (%s) while reading usage", exc.__class__.__name__)
 
     def _storage_failed(self, exc: Exception) -> None:
         if self.on_error is not None:

@@ -317,6 +317,58 @@ def favicon() -> Response:
     return response
 
 
+# -- a correction of a result (the "edit" action under each translation) ---------------------------------------
+class CorrectionForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # csrf_token
+    source: str = Field(min_length=1, max_length=20_000, description="the source text that was translated")
+    source_lang: str = Field(min_length=2, max_length=16)
+    target_lang: str = Field(min_length=2, max_length=16)
+    text: str = Field(min_length=1, max_length=20_000, description="the corrected translation")
+
+
+def _read_correction() -> CorrectionForm:
+    sent = validate(CorrectionForm, request.form.to_dict())
+    for value in (sent.source, sent.text):
+        try:
+            check_text(value)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_input", f"The {exc}.") from None
+    return sent
+
+
+def _wants_json() -> bool:
+    """A page script (fetch) asks for JSON; a plain form post is sent back to the page."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and not request.accept_mimetypes.accept_html
+
+
+@bp.post("/corrections")
+@route("Web page: save a corrected translation (used for the same text from now on, on every worker)",
+       access=PAGE, csrf=True, read=_read_correction, bodies={FORM: CorrectionForm}, produces="text/html",
+       status=303, errors=(409, 503), tags=("web",),
+       page=lambda message, status: _page(status, error=message),
+       description="Redirects back to the form (303); a script that asks for JSON gets the stored correction (201).")
+def save_correction() -> Response:
+    from service.http.memory import store_correction
+
+    sent: CorrectionForm = body()
+    correction, _ = store_correction(current_service(), sent.source, sent.source_lang, sent.target_lang, sent.text)
+    if _wants_json():
+        response = make_response(correction.to_dict(), 201)
+        return response
+    return redirect(_local(request.referrer and _path_of(request.referrer)) + "#saved", code=303)
+
+
+def _path_of(url: str) -> str | None:
+    """The path of a referrer on this server (another site's address is never a place to go)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path or "/"
+
+
 # -- signing in with an API key ------------------------------------------------------------------------
 def _local(target: str | None) -> str:
     """Where to go after signing in: a path on this server, never another site."""

@@ -69,6 +69,26 @@
     });
   }
 
+  /* -- a corrected sentence is saved in place (without the script: the form posts and comes back) -- */
+  function corrections(root) {
+    root.querySelectorAll("form.correct-form").forEach(function (form) {
+      var done = form.querySelector(".done");
+      form.addEventListener("submit", function (event) {
+        if (!window.fetch || !window.FormData) { return; }
+        event.preventDefault();
+        say(done, "");
+        fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                            headers: {"Accept": "application/json"}})
+          .then(function (response) {
+            return response.json().then(function (body) {
+              say(done, response.ok ? label("saved", "Saved.") : (body.error || label("offline", "Not saved.")));
+            });
+          })
+          .catch(function () { say(done, label("offline", "The server could not be reached; try again.")); });
+      });
+    });
+  }
+
   /* -- several translations: tabs (links to each card; the chosen one is shown) -- */
   function tabs(root) {
     var nav = root.querySelector(".tabs");
@@ -116,6 +136,7 @@
             if (!fresh) { doc.open(); doc.write(html); doc.close(); return null; }
             results.innerHTML = fresh.innerHTML;
             actions(results);
+            corrections(results);
             tabs(results);
             var heading = results.querySelector("h2");
             if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
@@ -155,6 +176,7 @@
     var form = doc.getElementById("translate-form");
     if (form) { availability(form); translate(form); }
     actions(doc);
+    corrections(doc);
     var results = doc.getElementById("results");
     if (results) { tabs(results); }
     doc.querySelectorAll("[data-refresh]").forEach(follow);

@@ -222,7 +222,7 @@ def test_the_example_article_with_javascript_no_reload(browser, server: Server, 
     download.value.save_as(saved)
     assert saved.read_text(encoding="utf-8") == page.evaluate("document.getElementById('text-ms').textContent")
     page.click("#result-ms button.copy")
-    expect(page.locator("#result-ms .done")).not_to_be_empty()
+    expect(page.locator("#result-ms .actions .done")).not_to_be_empty()
     assert problems == []
     context.close()
 

@@ -240,6 +240,18 @@ def test_the_same_without_javascript(browser, server: Server) -> None:
     context.close()
 
 
+def test_an_expired_form_says_so_in_place(browser, server: Server) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.base + "/")
+    page.fill("#text", "Pertemuan tahunan.")
+    context.clear_cookies()  # the session (and its CSRF token) is gone, e.g. after a restart with a new secret
+    page.click("#translate")
+    expect(page.locator("#results #error")).to_have_text(
+        "The form's security token is missing or expired; reload the page.")
+    context.close()
+
+
 def test_keyboard_only(browser, server: Server) -> None:
     """Skip link, the form, Translate and the results by keyboard alone, with the focus always visible."""
     page = browser.new_page()
@@ -316,6 +328,20 @@ def test_a_job_is_followed_to_completion_without_reloading(browser, server: Serv
     assert "2 done, 0 failed" in page.inner_text("#counts")
     assert problems == []
     page.close()
+
+
+def test_a_job_page_refreshes_itself_without_javascript(browser, server: Server) -> None:
+    from service.jobs.store import NewDocument
+
+    server.queue.hold = True
+    job, _ = server.jobs.submit([NewDocument("a", "Pertemuan tahunan.")], ["ms"], "id")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server.base}/jobs/{job.id}")
+    assert page.inner_text("#state") == "queued"
+    server.queue.release()
+    expect(page.locator("#state")).to_have_text("completed", timeout=20000)  # the page reloads itself
+    context.close()
 
 
 def test_failures_have_their_reason_and_a_job_can_be_cancelled(browser, server: Server) -> None:

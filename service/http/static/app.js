@@ -108,6 +108,14 @@
     show(links[0]);
   }
 
+  function showError(results, message) {
+    results.querySelectorAll("#error").forEach(function (n) { n.remove(); });
+    var p = doc.createElement("p");
+    p.className = "error"; p.id = "error"; p.setAttribute("role", "alert");
+    p.textContent = message;
+    results.insertBefore(p, results.children[1] || null);
+  }
+
   /* -- translate without a page reload; documents go to their own page -- */
   function translate(form) {
     var results = doc.getElementById("results");
@@ -130,10 +138,13 @@
       fetch(form.action || window.location.pathname, {method: "POST", body: new FormData(form), credentials: "same-origin"})
         .then(function (response) {
           if (response.redirected && response.url.indexOf("/documents/") >= 0) { window.location.assign(response.url); return null; }
+          if ((response.headers.get("Content-Type") || "").indexOf("json") >= 0) {
+            return response.json().then(function (body) { showError(results, body.error || label("offline", "")); });
+          }
           return response.text().then(function (html) {
             var page = parse(html);
             var fresh = page.getElementById("results");
-            if (!fresh) { doc.open(); doc.write(html); doc.close(); return null; }
+            if (!fresh) { window.location.assign(response.url); return null; }
             results.innerHTML = fresh.innerHTML;
             actions(results);
             corrections(results);
@@ -143,13 +154,7 @@
             return null;
           });
         })
-        .catch(function () {
-          results.querySelectorAll("#error").forEach(function (n) { n.remove(); });
-          var p = doc.createElement("p");
-          p.className = "error"; p.id = "error"; p.setAttribute("role", "alert");
-          p.textContent = label("offline", "The server could not be reached; try again.");
-          results.insertBefore(p, results.children[1] || null);
-        })
+        .catch(function () { showError(results, label("offline", "The server could not be reached; try again.")); })
         .finally(function () {
           clearInterval(timer); button.disabled = false; busy.innerHTML = ""; results.removeAttribute("aria-busy");
         });

@@ -236,6 +236,9 @@ def test_the_same_without_javascript(browser, server: Server) -> None:
     page.wait_for_selector("#result-ms")
     assert "Mesyuarat tahunan di Kuala Lumpur" in page.inner_text("#result-ms .translation")
     assert "terms right" in page.inner_text("#result-ms details.report summary")
+    page.click("#result-ms details.report summary")
+    row = page.locator("#result-ms details.report tr", has_text="Kementerian Dalam Negeri").inner_text()
+    assert "35–58" in row  # counted from one, the line break as one character (the browser sent CRLF)
     assert not page.is_visible("#result-ms .actions")  # copy and download need the script: not offered
     context.close()
 

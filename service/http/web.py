@@ -1,6 +1,9 @@
-"""The web form: paste text or upload a .txt file, pick languages and glossary, see the translations side by
-side with glossary terms highlighted and the per-term report. Server-rendered, autoescaped, CSRF-protected;
-model output and glossary text are untrusted and only ever reach the page escaped.
+"""The translator page: the source on the left (text or file, languages, glossary), one card per target on the
+right, with glossary terms marked (their source term on hover and focus), the term report folded to one line,
+and a form per sentence to correct it. The target choices say which languages the server can translate into
+now (the operator's hint folded away), and the defaults are those. Server-rendered, autoescaped,
+CSRF-protected; model output and glossary text are untrusted and only ever reach the page escaped. Every page
+works without JavaScript; ``static/app.js`` adds in-place results, copy/download and self-updating job pages.
 
 When the server requires API keys, the pages ask for one once (``/login``) and keep its hash in the signed
 session cookie; every page then acts as that key (its rate limit, its jobs). A revoked key signs the visitor

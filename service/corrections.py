@@ -34,7 +34,21 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import regex
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -45,7 +59,8 @@ from service.jobs.store import MIGRATE_ATTEMPTS, UNREACHABLE, _busy, make_engine
 log = logging.getLogger(__name__)
 
 #: 1: corrections with provenance.
-SCHEMA_VERSION = 1
+#: 2: corrections.author_key (the key's hash prefix beside its name).
+SCHEMA_VERSION = 2
 HUMAN, MACHINE = "human", "machine"
 ORIGINS = (HUMAN, MACHINE)
 #: Seconds the pipeline leaves an unreachable database alone before asking again.
@@ -94,6 +109,8 @@ class CorrectionRow(Base):
     approved: Mapped[bool] = mapped_column(Boolean, default=True)
     #: the API key's name ("cli" from the command line, "anonymous" on a server without keys)
     author: Mapped[str] = mapped_column(String(64))
+    #: the first 16 hex digits of the API key's hash (a key's name may be reused after it is revoked); None without
+    author_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     #: glossary name -> version in force when the correction was made
@@ -115,6 +132,7 @@ class Correction:
     updated_at: datetime | None = None
     glossaries: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    author_key: str | None = None
 
     @property
     def substitutes(self) -> bool:
@@ -124,8 +142,8 @@ class Correction:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "source_lang": self.source_lang, "target_lang": self.target_lang,
                 "source": self.source, "text": self.target, "origin": self.origin, "approved": self.approved,
-                "author": self.author, "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at),
-                "glossaries": self.glossaries, "note": self.note}
+                "author": self.author, "author_key": self.author_key, "created_at": _iso(self.created_at),
+                "updated_at": _iso(self.updated_at), "glossaries": self.glossaries, "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -166,7 +184,8 @@ def _iso(when: datetime | None) -> str | None:
 
 def _correction(row: CorrectionRow) -> Correction:
     return Correction(row.id, row.source_lang, row.target_lang, row.source_text, row.target_text, row.origin,
-                      row.approved, row.author, row.created_at, row.updated_at, dict(row.glossaries or {}), row.note)
+                      row.approved, row.author, row.created_at, row.updated_at, dict(row.glossaries or {}), row.note,
+                      row.author_key)
 
 
 def check(item: NewCorrection) -> NewCorrection:
@@ -242,6 +261,8 @@ class CorrectionStore:
                     version = s.scalar(select(func.max(CorrectionSchemaInfo.version)))
                     if version is None:
                         s.add(CorrectionSchemaInfo(version=SCHEMA_VERSION))
+                    elif version < 2:
+                        self._to_v2(s)
                 break
             except (IntegrityError, ProgrammingError):
                 if attempt == MIGRATE_ATTEMPTS - 1:
@@ -255,6 +276,14 @@ class CorrectionStore:
             version = s.scalar(select(func.max(CorrectionSchemaInfo.version)))
         if version is not None and version > SCHEMA_VERSION:
             raise ServiceError(f"The corrections table was written by a newer version (schema {version}).")
+
+    @staticmethod
+    def _to_v2(s: Any) -> None:
+        """v1 -> v2: corrections get the author's key hash prefix (NULL for the entries made before)."""
+        columns = {c["name"] for c in inspect(s.connection()).get_columns("corrections")}
+        if "author_key" not in columns:
+            s.execute(sql("ALTER TABLE corrections ADD COLUMN author_key VARCHAR(16)"))
+        s.execute(update(CorrectionSchemaInfo).values(version=2))
 
     # -- the pipeline's side: never fails a translation --
     def exact(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, Correction]:
@@ -328,16 +357,18 @@ class CorrectionStore:
 
     # -- managing --
     @_reachable
-    def add(self, item: NewCorrection, author: str) -> tuple[Correction, bool]:
-        """Store a correction (checked first); returns it and whether it is new (False: it replaced the entry for
-        the same segment and pair, or a machine entry met a human one and was not stored)."""
+    def add(self, item: NewCorrection, author: str, author_key: str | None = None) -> tuple[Correction, bool]:
+        """Store a correction (checked first) made by ``author`` (a key's name; ``author_key`` its hash's first 16
+        hex digits); returns it and whether it is new (False: it replaced the entry for the same segment and pair,
+        or a machine entry met a human one and was not stored)."""
         item = check(item)
         with self.sessions.begin() as s:
-            row, created = self._upsert(s, item, author)
+            row, created = self._upsert(s, item, author, author_key)
         assert row is not None
         return _correction(row), created
 
-    def _upsert(self, s: Any, item: NewCorrection, author: str) -> tuple[CorrectionRow | None, bool]:
+    def _upsert(self, s: Any, item: NewCorrection, author: str,
+                author_key: str | None = None) -> tuple[CorrectionRow | None, bool]:
         key = key_of(item.source)
         row = s.scalar(select(CorrectionRow).where(CorrectionRow.source_lang == item.source_lang,
                                                    CorrectionRow.target_lang == item.target_lang,
@@ -347,7 +378,8 @@ class CorrectionStore:
         if row is None:
             row = CorrectionRow(source_lang=item.source_lang, target_lang=item.target_lang, source_key=key,
                                 source_text=item.source, target_text=item.target, length=len(normalize(item.source)),
-                                origin=item.origin, approved=item.approved, author=who, created_at=when,
+                                origin=item.origin, approved=item.approved, author=who, author_key=author_key,
+                                created_at=when,
                                 updated_at=now(), glossaries=item.glossaries or None, note=item.note)
             s.add(row)
             s.flush()
@@ -355,7 +387,7 @@ class CorrectionStore:
         if item.origin == MACHINE and row.origin == HUMAN:
             return row, False  # a machine translation never replaces a person's
         row.source_text, row.target_text, row.origin = item.source, item.target, item.origin
-        row.approved, row.author, row.updated_at = item.approved, who, now()
+        row.approved, row.author, row.author_key, row.updated_at = item.approved, who, author_key, now()
         row.glossaries, row.note = item.glossaries or None, item.note
         s.flush()
         return row, False

@@ -135,6 +135,7 @@ def test_v1_memory_on_one_worker_is_used_by_another(two_apps) -> None:
     assert made.status_code == 201, made.get_data(as_text=True)
     entry = made.get_json()
     assert (entry["author"], entry["origin"], entry["text"]) == ("alice", "human", FIXED)
+    assert len(entry["author_key"]) == 16 and entry["created_at"].endswith("Z")
     assert entry["glossaries"] == {"asean-smart-cities": "89d7931a2127"}  # the version in force
     after = translate(b, SENTENCE, **bearer(keys["alice"]))
     assert (after["text"], after["origin"]) == (FIXED, "memory:human")
@@ -335,3 +336,34 @@ def test_bulk_import_in_batches_keeps_people_over_machines_and_the_last_of_repea
     assert {k: v.target for k, v in found.items()} == {"Satu.": "Satu (orang).", "Kalimat 2.": "Ayat dua.",
                                                        "Kalimat 6.": "Ayat 6."}
     assert found["Kalimat 6."].author == "tmx"
+
+
+V1_SCHEMA = [
+    "CREATE TABLE correction_schema_info (version INTEGER NOT NULL PRIMARY KEY)",
+    "INSERT INTO correction_schema_info VALUES (1)",
+    "CREATE TABLE corrections (id INTEGER NOT NULL PRIMARY KEY, source_lang VARCHAR(16) NOT NULL, target_lang "
+    "VARCHAR(16) NOT NULL, source_key VARCHAR(64) NOT NULL, source_text TEXT NOT NULL, target_text TEXT NOT NULL, "
+    "length INTEGER NOT NULL, origin VARCHAR(16) NOT NULL, approved BOOLEAN NOT NULL, author VARCHAR(64) NOT NULL, "
+    "created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, glossaries JSON, note TEXT NOT NULL, "
+    "UNIQUE (source_lang, target_lang, source_key))",
+]
+
+
+def test_a_version_1_corrections_table_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    from service.corrections import key_of
+
+    path = tmp_path / "jobs.sqlite"
+    with sqlite3.connect(path) as db:
+        for statement in V1_SCHEMA:
+            db.execute(statement)
+        db.execute("INSERT INTO corrections VALUES (1, 'id', 'ms', ?, ?, ?, 22, 'human', 1, 'old', "
+                   "'2026-01-01 00:00:00', '2026-01-01 00:00:00', NULL, '')", (key_of(SENTENCE), SENTENCE, FIXED))
+    store = CorrectionStore(f"sqlite:///{path}")
+    found = store.exact("id", "ms", [SENTENCE])[SENTENCE]
+    assert (found.target, found.author, found.author_key) == (FIXED, "old", None)
+    made, _ = store.add(NewCorrection("id", "ms", "Rapat.", "Mesyuarat."), "new", "0123456789abcdef")
+    assert store.get(made.id).author_key == "0123456789abcdef"
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM correction_schema_info").fetchall() == [(2,)]

@@ -65,8 +65,9 @@ def store_correction(state: ServiceState, source: str, source_lang: str, target_
         if glossaries is not None:  # named by the caller: an unknown glossary is their mistake (400)
             raise
         versions = {}  # the default glossaries' trouble does not stop a correction
+    key = caller().key
     return store().add(NewCorrection(source_lang, target_lang, source, text, glossaries=versions, note=note),
-                       author())
+                       author(), key.digest[:16] if key is not None else None)
 
 
 def _paging() -> tuple[int, int]:

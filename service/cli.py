@@ -8,6 +8,7 @@ early (``| head``) ends quietly with 141, like other Unix tools killed by SIGPIP
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -638,9 +639,43 @@ def cmd_memory_import(args: argparse.Namespace) -> int:
     found = tmx.read(path)
     for problem in found.problems:
         print(f"skipped {problem}", file=sys.stderr)
-    added, kept = _corrections(_settings(args)).add_many(found.corrections, _cli_author())
+    items = found.corrections
+    if args.pending:  # for review before use (an import is the operator's: approved otherwise)
+        items = [dataclasses.replace(c, approved=False) for c in items]
+    added, kept = _corrections(_settings(args)).add_many(items, _cli_author())
     print(f"{path.name}: {found.units:,} units, {added:,} corrections added, {kept:,} updated or kept, "
           f"{found.skipped:,} skipped")
+    return 0
+
+
+def cmd_memory_list(args: argparse.Namespace) -> int:
+    """Corrections newest first, one a line (id, status, pair, author, source -> translation)."""
+    from service.corrections import PENDING
+
+    store = _corrections(_settings(args))
+    total, found = store.search(args.source, "", offset=0, limit=max(1, args.limit),
+                                status=PENDING if args.pending else None)
+    for c in found:
+        print(f"{c.id}\t{c.status}\t{c.source_lang}-{c.target_lang}\t{c.author}\t{c.source} -> {c.target}")
+    print(f"{len(found):,} of {total:,} {'pending ' if args.pending else ''}corrections", file=sys.stderr)
+    return 0
+
+
+def cmd_memory_approve(args: argparse.Namespace) -> int:
+    """Approve pending corrections by id (used from the next request on, by every worker)."""
+    store = _corrections(_settings(args))
+    for correction_id in args.ids:
+        c = store.approve(correction_id, _cli_author())
+        print(f"{c.id}\tapproved\t{c.source} -> {c.target}")
+    return 0
+
+
+def cmd_memory_reject(args: argparse.Namespace) -> int:
+    """Reject (delete) corrections by id."""
+    store = _corrections(_settings(args))
+    for correction_id in args.ids:
+        store.delete(correction_id)
+        print(f"{correction_id}\tdeleted")
     return 0
 
 
@@ -885,12 +920,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new", type=int, metavar="V2")
     p.set_defaults(func=cmd_glossary_diff)
 
-    memory = sub.add_parser("memory", help="human corrections: import or export a TMX file").add_subparsers(
-        dest="action", required=True)
-    p = memory.add_parser("import", parents=[common], help="a TMX 1.4 file into the corrections (used before any "
-                                                           "engine for the same sentence)")
+    memory = sub.add_parser("memory", help="human corrections: import or export a TMX file, review pending ones"
+                            ).add_subparsers(dest="action", required=True)
+    p = memory.add_parser("import", parents=[common], help="a TMX 1.4 file into the corrections (approved: used "
+                                                           "before any engine for the same sentence)")
     p.add_argument("file")
+    p.add_argument("--pending", action="store_true", help="store them as pending, for review before use")
     p.set_defaults(func=cmd_memory_import)
+    p = memory.add_parser("list", parents=[common], help="corrections, newest first (--pending: the review queue)")
+    p.add_argument("--pending", action="store_true", help="only those waiting for approval")
+    p.add_argument("--source", default="", help="only those whose source contains this text")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    p.set_defaults(func=cmd_memory_list)
+    p = memory.add_parser("approve", parents=[common], help="approve pending corrections (used from now on)")
+    p.add_argument("ids", type=int, nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_memory_approve)
+    p = memory.add_parser("reject", parents=[common], help="reject (delete) corrections")
+    p.add_argument("ids", type=int, nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_memory_reject)
     p = memory.add_parser("export", parents=[common], help="every correction as a TMX 1.4 file, on stdout or --out")
     p.add_argument("--format", choices=["tmx"], default="tmx")
     p.add_argument("--out", metavar="FILE")

@@ -10,7 +10,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     #: any engine runs, and an approved human translation is returned exactly. One indexed query per request and
     #: target; off only for measuring the engines themselves.
     memory_corrections: bool = True
+    #: Whose corrections are used at once (the others wait as "pending", offered as suggestions, until a key with the
+    #: admin role approves them: POST /v1/memory/<id>/approve, or `memory approve` on the command line), because a
+    #: correction changes what the service answers for every caller. "auto": everyone's when keys are not required
+    #: (a single team of trusted users), only admin keys' when they are; "admin": only admin keys' (and the
+    #: operator's: the command line, TMX imports); "any": everyone's (a trusted team that also uses keys).
+    corrections_approval: Literal["auto", "admin", "any"] = "auto"
     #: Similarity (0-100, rapidfuzz's normalised Indel ratio) from which a stored correction of a similar sentence
     #: is offered as a suggestion (never substituted); 0 turns suggestions off. At 85 a one-word change in a
     #: ten-word sentence is still offered, two sentences that share only their frame are not.

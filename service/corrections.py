@@ -8,6 +8,12 @@ when, and the versions of the glossaries in force when it was made. The pipeline
 before any engine runs: an approved human translation is returned exactly (``origin: memory:human``). Machine
 entries (e.g. imported from a TMX file made by another MT system) are kept and offered as suggestions only.
 
+A correction is ``approved`` (used) or ``pending`` (waiting for a reviewer with the admin role, or the operator on
+the command line): who may have theirs used at once is the setting ``corrections_approval``, decided by the front
+end (``service.http.memory``). A pending correction is never substituted: it is offered as a suggestion of its
+exact sentence (``status: pending``), and it never replaces an approved human one of the same sentence
+(:class:`~service.errors.CorrectionConflict`), so no key holder can take a reviewed translation out of use.
+
 Segments are matched on their normalised form (Unicode NFC, runs of white space as one space, trimmed), through a
 SHA-256 of it (an indexable key on every database). A second entry for the same segment and pair replaces the
 first, except that a machine entry never replaces a human one.
@@ -53,16 +59,18 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from service import languages
-from service.errors import CorrectionNotFound, CorrectionsUnavailable, InvalidInput, ServiceError
+from service.errors import CorrectionConflict, CorrectionNotFound, CorrectionsUnavailable, InvalidInput, ServiceError
 from service.jobs.store import MIGRATE_ATTEMPTS, UNREACHABLE, _busy, make_engine, now
 
 log = logging.getLogger(__name__)
 
 #: 1: corrections with provenance.
 #: 2: corrections.author_key (the key's hash prefix beside its name).
-SCHEMA_VERSION = 2
+#: 3: corrections.reviewed_by and reviewed_at (who approved a pending correction, and when).
+SCHEMA_VERSION = 3
 HUMAN, MACHINE = "human", "machine"
 ORIGINS = (HUMAN, MACHINE)
+APPROVED, PENDING = "approved", "pending"
 #: Seconds the pipeline leaves an unreachable database alone before asking again.
 DOWN_RETRY_S = 10.0
 #: Hashes per lookup query (bound parameters; SQLite allows 32,766).
@@ -116,6 +124,9 @@ class CorrectionRow(Base):
     #: glossary name -> version in force when the correction was made
     glossaries: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    #: who approved it after it waited (a key's name or "cli"); None: approved when made, or still pending
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,13 @@ class Correction:
     glossaries: dict[str, str] = field(default_factory=dict)
     note: str = ""
     author_key: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        """``approved`` (used when it is human) or ``pending`` (offered as a suggestion until a reviewer approves)."""
+        return APPROVED if self.approved else PENDING
 
     @property
     def substitutes(self) -> bool:
@@ -142,8 +160,10 @@ class Correction:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "source_lang": self.source_lang, "target_lang": self.target_lang,
                 "source": self.source, "text": self.target, "origin": self.origin, "approved": self.approved,
-                "author": self.author, "author_key": self.author_key, "created_at": _iso(self.created_at),
-                "updated_at": _iso(self.updated_at), "glossaries": self.glossaries, "note": self.note}
+                "status": self.status, "author": self.author, "author_key": self.author_key,
+                "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at),
+                "glossaries": self.glossaries, "note": self.note,
+                "reviewed_by": self.reviewed_by, "reviewed_at": _iso(self.reviewed_at)}
 
 
 @dataclass(frozen=True)
@@ -166,7 +186,7 @@ class NewCorrection:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A fuzzy match: offered, never substituted."""
+    """A fuzzy match, or a pending correction of the very sentence (score 100): offered, never substituted."""
 
     segment: str
     correction: Correction
@@ -175,7 +195,7 @@ class Suggestion:
     def to_dict(self) -> dict[str, Any]:
         c = self.correction
         return {"source": self.segment, "match": c.source, "text": c.target, "score": round(self.score, 1),
-                "id": c.id, "origin": f"memory:{c.origin}"}
+                "id": c.id, "origin": f"memory:{c.origin}", "status": c.status}
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -185,7 +205,7 @@ def _iso(when: datetime | None) -> str | None:
 def _correction(row: CorrectionRow) -> Correction:
     return Correction(row.id, row.source_lang, row.target_lang, row.source_text, row.target_text, row.origin,
                       row.approved, row.author, row.created_at, row.updated_at, dict(row.glossaries or {}), row.note,
-                      row.author_key)
+                      row.author_key, row.reviewed_by, row.reviewed_at)
 
 
 def check(item: NewCorrection) -> NewCorrection:
@@ -261,8 +281,8 @@ class CorrectionStore:
                     version = s.scalar(select(func.max(CorrectionSchemaInfo.version)))
                     if version is None:
                         s.add(CorrectionSchemaInfo(version=SCHEMA_VERSION))
-                    elif version < 2:
-                        self._to_v2(s)
+                    elif version < SCHEMA_VERSION:
+                        self._upgrade(s, version)
                 break
             except (IntegrityError, ProgrammingError):
                 if attempt == MIGRATE_ATTEMPTS - 1:
@@ -278,12 +298,16 @@ class CorrectionStore:
             raise ServiceError(f"The corrections table was written by a newer version (schema {version}).")
 
     @staticmethod
-    def _to_v2(s: Any) -> None:
-        """v1 -> v2: corrections get the author's key hash prefix (NULL for the entries made before)."""
+    def _upgrade(s: Any, version: int) -> None:
+        """In place: v1 -> v2, corrections get the author's key hash prefix (NULL for the entries made before);
+        v2 -> v3, who approved a pending one and when (NULL: the entries made before were approved as they were
+        stored, and stay so)."""
         columns = {c["name"] for c in inspect(s.connection()).get_columns("corrections")}
-        if "author_key" not in columns:
-            s.execute(sql("ALTER TABLE corrections ADD COLUMN author_key VARCHAR(16)"))
-        s.execute(update(CorrectionSchemaInfo).values(version=2))
+        for name, kind in (("author_key", "VARCHAR(16)"), ("reviewed_by", "VARCHAR(64)"),
+                           ("reviewed_at", "TIMESTAMP")):
+            if name not in columns:
+                s.execute(sql(f"ALTER TABLE corrections ADD COLUMN {name} {kind}"))
+        s.execute(update(CorrectionSchemaInfo).values(version=SCHEMA_VERSION))
 
     # -- the pipeline's side: never fails a translation --
     def exact(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, Correction]:
@@ -312,6 +336,34 @@ class CorrectionStore:
                 for row in rows:
                     for segment in by_key.get(row.source_key, ()):
                         out[segment] = _correction(row)
+        return out
+
+    def pending(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, list[Suggestion]]:
+        """segment -> its pending human correction as a suggestion (score 100, never substituted). Never fails: an
+        unreachable database is no suggestions."""
+        if not segments or time.monotonic() < self._down_until:
+            return {}
+        try:
+            return self._pending(source_lang, target_lang, segments)
+        except CorrectionsUnavailable:
+            return {}
+
+    @_reachable
+    def _pending(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, list[Suggestion]]:
+        by_key: dict[str, list[str]] = {}
+        for s in segments:
+            by_key.setdefault(key_of(s), []).append(s)
+        keys = list(by_key)
+        out: dict[str, list[Suggestion]] = {}
+        with self.sessions() as s:
+            for start in range(0, len(keys), LOOKUP_BATCH):
+                rows = s.scalars(select(CorrectionRow).where(
+                    CorrectionRow.source_lang == source_lang, CorrectionRow.target_lang == target_lang,
+                    CorrectionRow.origin == HUMAN, CorrectionRow.approved.is_(False),
+                    CorrectionRow.source_key.in_(keys[start:start + LOOKUP_BATCH])))
+                for row in rows:
+                    for segment in by_key.get(row.source_key, ()):
+                        out[segment] = [Suggestion(segment, _correction(row), 100.0)]
         return out
 
     def fuzzy(self, source_lang: str, target_lang: str, segments: Sequence[str], threshold: float,
@@ -386,9 +438,13 @@ class CorrectionStore:
             return row, True
         if item.origin == MACHINE and row.origin == HUMAN:
             return row, False  # a machine translation never replaces a person's
+        if _guarded(row, item):
+            raise CorrectionConflict(
+                f"This sentence has an approved correction (id {row.id}); yours would wait for approval, so it is "
+                "not stored: ask a reviewer with the admin role to change it.", id=row.id)
         row.source_text, row.target_text, row.origin = item.source, item.target, item.origin
         row.approved, row.author, row.author_key, row.updated_at = item.approved, who, author_key, now()
-        row.glossaries, row.note = item.glossaries or None, item.note
+        row.glossaries, row.note, row.reviewed_by, row.reviewed_at = item.glossaries or None, item.note, None, None
         s.flush()
         return row, False
 
@@ -428,11 +484,11 @@ class CorrectionStore:
                 added += 1
                 continue
             kept += 1
-            if item.origin == MACHINE and row.origin == HUMAN:
+            if (item.origin == MACHINE and row.origin == HUMAN) or _guarded(row, item):
                 continue
             row.source_text, row.target_text, row.origin = item.source, item.target, item.origin
             row.approved, row.author, row.updated_at = item.approved, (item.author or author)[:64], now()
-            row.glossaries, row.note = item.glossaries or None, item.note
+            row.glossaries, row.note, row.reviewed_by, row.reviewed_at = item.glossaries or None, item.note, None, None
         s.flush()
         return added, kept
 
@@ -445,6 +501,18 @@ class CorrectionStore:
         return _correction(row)
 
     @_reachable
+    def approve(self, correction_id: int, reviewer: str) -> Correction:
+        """Approve a pending correction (a human one is used from the next request on); approving an approved one
+        changes nothing."""
+        with self.sessions.begin() as s:
+            row = s.get(CorrectionRow, correction_id) if 0 < correction_id < 2**31 else None
+            if row is None:
+                raise CorrectionNotFound(f"No correction {correction_id}.", id=correction_id)
+            if not row.approved:
+                row.approved, row.reviewed_by, row.reviewed_at = True, reviewer[:64], now()
+            return _correction(row)
+
+    @_reachable
     def delete(self, correction_id: int) -> None:
         with self.sessions.begin() as s:
             row = s.get(CorrectionRow, correction_id) if 0 < correction_id < 2**31 else None
@@ -454,10 +522,14 @@ class CorrectionStore:
 
     @_reachable
     def search(self, source: str = "", text: str = "", source_lang: str | None = None,
-               target_lang: str | None = None, offset: int = 0, limit: int = 100) -> tuple[int, list[Correction]]:
+               target_lang: str | None = None, offset: int = 0, limit: int = 100,
+               status: str | None = None) -> tuple[int, list[Correction]]:
         """(how many match, one page of them, newest first): entries whose source contains ``source`` and whose
-        translation contains ``text`` (case-insensitive), in the given languages."""
+        translation contains ``text`` (case-insensitive), in the given languages (and ``status``: the review queue
+        is ``pending``)."""
         where = []
+        if status is not None:
+            where.append(CorrectionRow.approved.is_(status == APPROVED))
         if source_lang:
             where.append(CorrectionRow.source_lang == source_lang)
         if target_lang:
@@ -487,6 +559,11 @@ class CorrectionStore:
         with self.sessions() as s:
             return [_correction(r) for r in s.scalars(select(CorrectionRow).where(CorrectionRow.id > after)
                                                       .order_by(CorrectionRow.id).limit(batch))]
+
+
+def _guarded(row: CorrectionRow, item: NewCorrection) -> bool:
+    """A pending correction never replaces an approved human one (it would take it out of use unreviewed)."""
+    return row.origin == HUMAN and row.approved and not item.approved
 
 
 def _escape_like(text: str) -> str:

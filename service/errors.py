@@ -118,6 +118,12 @@ class CorrectionNotFound(InvalidInput):
     code = "correction_not_found"
 
 
+class CorrectionConflict(InvalidInput):
+    """A pending correction of a sentence that has an approved one: it would take the approved one out of use."""
+
+    code = "correction_conflict"
+
+
 class CorrectionsUnavailable(ServiceError):
     """The database of human corrections cannot be reached: translation goes on without them."""
 

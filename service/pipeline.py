@@ -99,7 +99,8 @@ class TargetResult:
     origin: str = "engine"
     #: the human corrections used: {"source": sentence, "id": correction id}
     memory: list[dict[str, object]] = field(default_factory=list)
-    #: similar corrections of sentences that had none (fuzzy matches): offered, never substituted
+    #: pending corrections (waiting for approval) and similar corrections (fuzzy matches) of sentences that had no
+    #: approved one: offered, never substituted
     suggestions: list[dict[str, object]] = field(default_factory=list)
     #: (source sentence, its translation) of each distinct sentence: what a person corrects (not in to_dict)
     sentences: list[tuple[str, str]] = field(default_factory=list)
@@ -461,11 +462,19 @@ class Pipeline:
         return self.corrections.exact(source, target, sentences)
 
     def _suggestions(self, sentences: list[str], source: str, target: str, options: DecodeOptions) -> dict:
+        """sentence -> its pending human correction (waiting for approval), then similar corrections: offered,
+        never substituted."""
         s = self.settings
-        if self.corrections is None or not options.use_memory or s.memory_fuzzy_threshold <= 0:
+        if self.corrections is None or not options.use_memory or not sentences:
             return {}
-        return self.corrections.fuzzy(source, target, sentences, s.memory_fuzzy_threshold,
-                                      s.memory_fuzzy_candidates)
+        out = self.corrections.pending(source, target, sentences)
+        if s.memory_fuzzy_threshold <= 0:
+            return out
+        for sentence, similar in self.corrections.fuzzy(source, target, sentences, s.memory_fuzzy_threshold,
+                                                        s.memory_fuzzy_candidates).items():
+            ids = {sg.correction.id for sg in out.get(sentence, ())}
+            out[sentence] = out.get(sentence, []) + [sg for sg in similar if sg.correction.id not in ids]
+        return out
 
     def _translate_unique(self, engine: Engine, unique: list[str], source: str, target: str,
                           options: DecodeOptions, layer: TermLayer | None) -> _Unique:

@@ -137,8 +137,34 @@ def test_v1_memory_on_one_worker_is_used_by_another(two_apps) -> None:
     assert (entry["author"], entry["origin"], entry["text"]) == ("alice", "human", FIXED)
     assert len(entry["author_key"]) == 16 and entry["created_at"].endswith("Z")
     assert entry["glossaries"] == {"asean-smart-cities": "89d7931a2127"}  # the version in force
+    # keys are required (corrections_approval auto): a user key's correction waits for an admin's approval
+    assert entry["status"] == "pending" and entry["approved"] is False
+    waiting = translate(b, SENTENCE, **bearer(keys["alice"]))
+    assert waiting["origin"] == "engine" and waiting["text"] != FIXED  # never substituted...
+    assert [(sg["id"], sg["text"], sg["status"], sg["score"]) for sg in waiting["suggestions"]] == [
+        (entry["id"], FIXED, "pending", 100.0)]  # ...offered as a suggestion
+    queue = b.get("/v1/memory?status=pending", headers=bearer(keys["root"])).get_json()
+    assert [item["id"] for item in queue["items"]] == [entry["id"]]
+    assert b.get("/v1/memory?status=approved", headers=bearer(keys["root"])).get_json()["total"] == 0
+    assert b.get("/v1/memory?status=maybe", headers=bearer(keys["root"])).status_code == 400
+    refused = a.post(f"/v1/memory/{entry['id']}/approve", headers=bearer(keys["alice"]))
+    assert refused.status_code == 403 and refused.get_json()["code"] == "admin_required"
+    assert a.post("/v1/memory/99/approve", headers=bearer(keys["root"])).status_code == 404
+    approved = a.post(f"/v1/memory/{entry['id']}/approve", headers=bearer(keys["root"]))
+    assert approved.status_code == 200, approved.get_data(as_text=True)
+    assert (approved.get_json()["status"], approved.get_json()["reviewed_by"]) == ("approved", "root")
     after = translate(b, SENTENCE, **bearer(keys["alice"]))
-    assert (after["text"], after["origin"]) == (FIXED, "memory:human")
+    assert (after["text"], after["origin"], after["suggestions"]) == (FIXED, "memory:human", None)
+    # a user key cannot take the approved translation out of use with a new pending one
+    clash = a.post("/v1/memory", json={"source": SENTENCE, "source_lang": "id", "target_lang": "ms", "text": "x"},
+                   headers=bearer(keys["alice"]))
+    assert clash.status_code == 409 and clash.get_json()["code"] == "correction_conflict"
+    assert translate(b, SENTENCE, **bearer(keys["alice"]))["text"] == FIXED
+    # an admin key's correction is used at once
+    own = a.post("/v1/memory", json={"source": "Saya pergi ke pasar.", "source_lang": "id", "target_lang": "ms",
+                                     "text": "Saya ke pasar."}, headers=bearer(keys["root"]))
+    assert own.status_code == 201 and own.get_json()["status"] == "approved"
+    assert translate(b, "Saya pergi ke pasar.", **bearer(keys["alice"]))["text"] == "Saya ke pasar."
     found = b.get("/v1/memory?source=kota%20CERDAS", headers=bearer(keys["alice"])).get_json()
     assert found["total"] == 1 and found["items"][0]["id"] == entry["id"]
     assert b.get("/v1/memory?source=nothing", headers=bearer(keys["alice"])).get_json()["total"] == 0
@@ -172,14 +198,18 @@ def test_libretranslate_suggest_as_libretranslate_documents_it(two_apps) -> None
     a, b = one.test_client(), two.test_client()
     r = a.post("/suggest", data={"q": SENTENCE, "s": FIXED, "source": "id", "target": "ms",
                                  "api_key": keys["alice"]})
-    assert r.status_code == 200 and r.get_json() == {"success": True}
+    assert r.status_code == 200 and r.get_json() == {"success": True, "status": "pending"}  # for later review
+    lt = b.post("/translate", json={"q": SENTENCE, "source": "id", "target": "ms", "api_key": keys["alice"]})
+    assert lt.get_json()["translatedText"] != FIXED
+    pending = b.get("/v1/memory?status=pending", headers=bearer(keys["root"])).get_json()["items"]
+    assert b.post(f"/v1/memory/{pending[0]['id']}/approve", headers=bearer(keys["root"])).status_code == 200
     lt = b.post("/translate", json={"q": SENTENCE, "source": "id", "target": "ms", "api_key": keys["alice"]})
     assert lt.get_json()["translatedText"] == FIXED
     missing = a.post("/suggest", data={"q": SENTENCE, "source": "id", "target": "ms", "api_key": keys["alice"]})
     assert missing.status_code == 400 and missing.get_json()["error"] == "Invalid request: missing s parameter"
     json_body = a.post("/suggest", json={"q": "Saya pergi ke pasar.", "s": "Saya ke pasar.", "source": "id",
-                                         "target": "ms", "api_key": keys["alice"]})
-    assert json_body.get_json() == {"success": True}
+                                         "target": "ms", "api_key": keys["root"]})
+    assert json_body.get_json() == {"success": True, "status": "approved"}  # an admin's: used at once
     assert translate(b, "Saya pergi ke pasar.", **bearer(keys["alice"]))["text"] == "Saya ke pasar."
     assert a.post("/suggest", data={"q": SENTENCE, "s": FIXED, "source": "id", "target": "ms"}).status_code == 401
     assert a.get("/frontend/settings").get_json()["suggestions"] is True
@@ -206,6 +236,8 @@ def test_web_form_correction_with_csrf_is_used_by_another_worker(tmp_path: Path)
     assert one.post("/corrections", data=form).status_code == 400  # no CSRF token
     saved = one.post("/corrections", data=form | {"csrf_token": _token(one)}, headers={"Referer": "http://localhost/"})
     assert saved.status_code == 303 and saved.headers["Location"].startswith("/")
+    told = one.get(saved.headers["Location"]).get_data(as_text=True)  # no keys required: used at once
+    assert 'id="saved"' in told and "it is used from now on" in told
     fetched = one.post("/corrections", data=form | {"csrf_token": _token(one)}, headers={"Accept": "application/json"})
     assert fetched.status_code == 201 and fetched.get_json()["text"] == FIXED
     assert translate(two, SENTENCE)["text"] == FIXED
@@ -349,7 +381,7 @@ V1_SCHEMA = [
 ]
 
 
-def test_a_version_1_corrections_table_is_upgraded_in_place(tmp_path: Path) -> None:
+def test_a_version_1_corrections_table_is_upgraded_in_place_to_version_3(tmp_path: Path) -> None:
     import sqlite3
 
     from service.corrections import key_of
@@ -363,7 +395,75 @@ def test_a_version_1_corrections_table_is_upgraded_in_place(tmp_path: Path) -> N
     store = CorrectionStore(f"sqlite:///{path}")
     found = store.exact("id", "ms", [SENTENCE])[SENTENCE]
     assert (found.target, found.author, found.author_key) == (FIXED, "old", None)
+    assert (found.status, found.reviewed_by, found.reviewed_at) == ("approved", None, None)  # as it was
     made, _ = store.add(NewCorrection("id", "ms", "Rapat.", "Mesyuarat."), "new", "0123456789abcdef")
     assert store.get(made.id).author_key == "0123456789abcdef"
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM correction_schema_info").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM correction_schema_info").fetchall() == [(3,)]
+    waiting, _ = store.add(NewCorrection("id", "ms", "Hujan.", "Hujan.", approved=False), "new")
+    assert store.approve(waiting.id, "root").reviewed_by == "root"
+    assert store.exact("id", "ms", ["Hujan."])["Hujan."].reviewed_at is not None
+
+
+# -- approval ----------------------------------------------------------------------------------------------
+def test_approval_settings_any_and_admin(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    keys = {name: add_key(path, name, role)[0] for name, role in (("alice", "user"), ("root", "admin"))}
+    sent = {"source": SENTENCE, "source_lang": "id", "target_lang": "ms", "text": FIXED}
+    # any: a trusted team that uses keys: every key's correction is used at once
+    trusted = app_for(settings_for(tmp_path / "any", api_keys_file=str(path), require_api_key=True,
+                                   corrections_approval="any")).test_client()
+    assert trusted.post("/v1/memory", json=sent, headers=bearer(keys["alice"])).get_json()["status"] == "approved"
+    assert translate(trusted, SENTENCE, **bearer(keys["alice"]))["text"] == FIXED
+    # admin without required keys: a caller without a key waits, an admin key does not
+    s = settings_for(tmp_path / "admin", api_keys_file=str(path), corrections_approval="admin")
+    one, two = app_for(s).test_client(), app_for(s).test_client()
+    made = one.post("/v1/memory", json=sent)
+    assert made.status_code == 201 and made.get_json()["status"] == "pending"
+    assert translate(two, SENTENCE)["text"] != FIXED
+    assert one.post("/suggest", data={"q": "Rapat dimulai.", "s": "Mesyuarat bermula.", "source": "id",
+                                      "target": "ms"}).get_json() == {"success": True, "status": "pending"}
+    form = {"source": "Hujan turun.", "source_lang": "id", "target_lang": "ms", "text": "Hujan turun lebat.",
+            "csrf_token": _token(one)}
+    saved = one.post("/corrections", data=form, headers={"Referer": "http://localhost/"})
+    assert "waits for a reviewer" in one.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Correction waiting for approval" in two.post("/", data={
+        "text": "Hujan turun.", "source": "id", "targets": ["ms"], "csrf_token": _token(two)}).get_data(as_text=True)
+    assert one.post(f"/v1/memory/{made.get_json()['id']}/approve").status_code == 403  # keys are configured
+    assert one.post("/v1/memory", json=sent | {"text": "Kota pintar."}, headers=bearer(keys["root"])).get_json()[
+        "status"] == "approved"  # an admin's replaces the pending one, used at once
+    assert translate(two, SENTENCE)["text"] == "Kota pintar."
+
+
+def test_auto_without_keys_approves_at_once(tmp_path: Path) -> None:
+    one, two = app_for(settings_for(tmp_path)).test_client(), app_for(settings_for(tmp_path)).test_client()
+    made = one.post("/v1/memory", json={"source": SENTENCE, "source_lang": "id", "target_lang": "ms", "text": FIXED})
+    assert made.get_json()["status"] == "approved"
+    assert translate(two, SENTENCE)["origin"] == "memory:human"
+
+
+def test_the_command_line_lists_and_approves_pending_corrections(tmp_path: Path) -> None:
+    path = tmp_path / "in.tmx"
+    path.write_text(TMX_IN, encoding="utf-8")
+    env = {**os.environ, "ASEAN_MT_DATA_DIR": str(tmp_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "service", "memory", *args], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert cli("import", "--pending", str(path)).returncode == 0
+    client = app_for(settings_for(tmp_path)).test_client()
+    sentence = "Menteri membuka rapat."
+    assert translate(client, sentence)["origin"] == "engine"  # imported for review: not used yet
+    listed = cli("list", "--pending")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert {row[1] for row in rows} == {"pending"} and "pending corrections" in listed.stderr
+    ids = [row[0] for row in rows if row[2] == "id-ms" and row[4].startswith(sentence)]
+    assert len(ids) == 1
+    approved = cli("approve", ids[0])
+    assert approved.returncode == 0 and approved.stdout.startswith(f"{ids[0]}\tapproved"), approved.stderr
+    assert translate(client, sentence)["origin"] == "memory:human"
+    assert ids[0] not in [line.split("\t")[0] for line in cli("list", "--pending").stdout.splitlines()]
+    missing = cli("approve", "999")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and len(missing.stderr.splitlines()) == 1

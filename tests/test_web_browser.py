@@ -51,6 +51,12 @@ def page(base_url: str, tmp_path_factory: pytest.TempPathFactory):
         browser.close()
 
 
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def only(page, *targets: str) -> None:
     """Just these targets (the form starts with every language that works here)."""
     for box in page.locator("#translate-form input[name=targets]:not([disabled])").all():
@@ -227,7 +233,7 @@ def test_a_correction_made_under_a_result_is_used_for_the_same_text(page, base_u
     page.fill("#correction-ms-1", corrected)
     page.evaluate("window.__still_here = 1")
     page.click("#correct-ms-1 button[type=submit]")  # saved by the page's script, in place
-    page.wait_for_selector("#correct-ms-1 .done:has-text('Saved')")
+    expect(page.locator("#correct-ms-1 .done")).to_have_text("Saved: used from now on for this sentence.")  # approved
     assert page.evaluate("window.__still_here") == 1
     assert translated() == corrected
     assert "human corrections" in page.inner_text("#origin-ms")

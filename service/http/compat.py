@@ -154,11 +154,13 @@ def whole_alternatives(text: str, per_sentence: dict[str, list[str]], wanted: in
 
 
 @bp.post("/suggest")
-@route("LibreTranslate: suggest a better translation of q (stored as a human correction, used from now on)",
+@route("LibreTranslate: suggest a better translation of q (stored as a human correction, used from now on or "
+       "once approved)",
        read=read_params(LtSuggest), bodies={JSON: LtSuggest, FORM: LtSuggest, MULTIPART: LtSuggest},
        errors=(409, 503), tags=("libretranslate",), origin_rule=True,
-       description="Answers {\"success\": true}; the next translation of the same sentence from source to target "
-                   "is s, exactly (origin memory:human in /v1/translate).")
+       description="Answers {\"success\": true, \"status\": ...}: approved, the next translation of the same "
+                   "sentence from source to target is s, exactly (origin memory:human in /v1/translate); pending "
+                   "(setting corrections_approval), it is offered as a suggestion until an admin approves it.")
 def suggest() -> Response:
     from service.http.memory import store_correction
 
@@ -177,8 +179,8 @@ def suggest() -> Response:
         except DetectionFailed:
             raise ApiError(400, "invalid_request", "Invalid request: the language of q was not detected; give "
                            "source") from None
-    store_correction(state, sent.q, source, sent.target, sent.s)
-    return jsonify({"success": True})
+    correction, _ = store_correction(state, sent.q, source, sent.target, sent.s)
+    return jsonify({"success": True, "status": correction.status})
 
 
 @bp.get("/languages")

@@ -27,6 +27,7 @@ STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (JobsUnavailable, 503),
     (errors.GlossariesUnavailable, 503),
     (errors.GlossaryConflict, 409),
+    (errors.CorrectionConflict, 409),
     (IdempotencyConflict, 409),
     (errors.InputTooLarge, 413),
     (errors.GlossaryNotFound, 400),

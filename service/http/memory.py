@@ -3,8 +3,10 @@
 :func:`store_correction` too, so every entry point records the same provenance: human, the API key's name, the
 time, and the versions of the glossaries in force.
 
-Any key may add a correction (translators); deleting one needs the admin role (route policy ``admin=True``). A
-correction is used by every worker from the next request on: it is in the database, not in a worker's memory.
+Any key may add a correction (translators); whether it is used at once or waits for review (``pending``) is the
+setting ``corrections_approval`` (:func:`approves`). Approving and deleting (rejecting) one need the admin role
+(route policy ``admin=True``). An approved correction is used by every worker from the next request on: it is in
+the database, not in a worker's memory.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import Field
 
 from service import languages
-from service.corrections import MAX_SEGMENT_CHARS, Correction, CorrectionStore, NewCorrection
+from service.corrections import APPROVED, MAX_SEGMENT_CHARS, PENDING, Correction, CorrectionStore, NewCorrection
 from service.errors import ServiceError
 from service.http.bodies import JSON, read_json
 from service.http.errors import ApiError
@@ -56,9 +58,18 @@ def author() -> str:
     return who.key.name if who.key is not None else "anonymous"
 
 
+def approves(state: ServiceState) -> bool:
+    """Whether this caller's correction is used at once (approved) rather than waiting for review (pending)."""
+    rule = state.settings.corrections_approval
+    if rule == "any" or (rule == "auto" and not state.settings.require_api_key):
+        return True
+    return caller().admin
+
+
 def store_correction(state: ServiceState, source: str, source_lang: str, target_lang: str, text: str,
                      glossaries: list[str] | None = None, note: str = "") -> tuple[Correction, bool]:
-    """Store an approved human correction with its provenance; returns it and whether it is new."""
+    """Store a human correction with its provenance, approved or pending as :func:`approves` says; returns it and
+    whether it is new."""
     try:
         versions = dict(state.pipeline.term_layer(glossaries).versions)
     except ServiceError:
@@ -66,7 +77,8 @@ def store_correction(state: ServiceState, source: str, source_lang: str, target_
             raise
         versions = {}  # the default glossaries' trouble does not stop a correction
     key = caller().key
-    return store().add(NewCorrection(source_lang, target_lang, source, text, glossaries=versions, note=note),
+    return store().add(NewCorrection(source_lang, target_lang, source, text, approved=approves(state),
+                                     glossaries=versions, note=note),
                        author(), key.digest[:16] if key is not None else None)
 
 
@@ -89,8 +101,10 @@ def _arg(name: str) -> str:
 @bp.post("/v1/memory")
 @route("Store a human correction: this sentence in this pair is translated so from now on", read=read_json(
     CorrectionBody), bodies={JSON: CorrectionBody}, status=201, errors=(409, 503), tags=TAGS,
-       description="Every worker returns the correction exactly for the same sentence (before any engine), with "
-                   "origin memory:human. A second correction of the same sentence and pair replaces the first.")
+       description="status approved: every worker returns the correction exactly for the same sentence (before any "
+                   "engine), with origin memory:human. status pending (setting corrections_approval): it is offered "
+                   "as a suggestion until a key with the admin role approves it. A second correction of the same "
+                   "sentence and pair replaces the first; a pending one never replaces an approved one (409).")
 def add_correction() -> Response:
     sent: CorrectionBody = body()
     correction, created = store_correction(current_service(), sent.source, sent.source_lang, sent.target_lang,
@@ -107,6 +121,8 @@ def add_correction() -> Response:
               "text": ({"type": "string"}, "text the translation contains (any case)"),
               "source_lang": ({"type": "string"}, "only this source language"),
               "target_lang": ({"type": "string"}, "only this target language"),
+              "status": ({"type": "string", "enum": [APPROVED, PENDING]},
+                         "only approved ones, or only pending ones (the review queue)"),
               "offset": ({"type": "integer", "minimum": 0}, "entries to skip"),
               "limit": ({"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"entries per page ({PAGE_SIZE})")})
 def search_corrections() -> Response:
@@ -114,7 +130,10 @@ def search_corrections() -> Response:
     source, text = _arg("source"), _arg("text")
     source_lang = languages.normalize(_arg("source_lang")) if request.args.get("source_lang") else None
     target_lang = languages.normalize(_arg("target_lang")) if request.args.get("target_lang") else None
-    total, found = store().search(source, text, source_lang, target_lang, offset, limit)
+    status = request.args.get("status") or None
+    if status not in (None, APPROVED, PENDING):
+        raise ApiError(400, "invalid_request", f"status is {APPROVED} or {PENDING}.")
+    total, found = store().search(source, text, source_lang, target_lang, offset, limit, status)
     out: dict[str, Any] = {"total": total, "offset": offset, "limit": limit, "items": [c.to_dict() for c in found]}
     if offset + limit < total:
         out["next"] = url_for("memory.search_corrections", **{k: v for k, v in request.args.items() if k not in (
@@ -128,8 +147,15 @@ def get_correction(correction_id: int) -> Response:
     return jsonify(store().get(correction_id).to_dict())
 
 
+@bp.post("/v1/memory/<int:correction_id>/approve")
+@route("Approve a pending correction: used exactly for its sentence from the next request on", admin=True,
+       errors=(404, 409, 503), tags=TAGS, description="To reject one, delete it.")
+def approve_correction(correction_id: int) -> Response:
+    return jsonify(store().approve(correction_id, author()).to_dict())
+
+
 @bp.delete("/v1/memory/<int:correction_id>")
-@route("Delete a correction (the sentence goes back to the engine)", admin=True, errors=(404, 409, 503),
+@route("Delete (or reject) a correction (the sentence goes back to the engine)", admin=True, errors=(404, 409, 503),
        tags=TAGS)
 def delete_correction(correction_id: int) -> Response:
     store().delete(correction_id)

@@ -23,6 +23,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    flash,
     g,
     make_response,
     redirect,
@@ -346,7 +347,8 @@ def _wants_json() -> bool:
 
 
 @bp.post("/corrections")
-@route("Web page: save a corrected translation (used for the same text from now on, on every worker)",
+@route("Web page: save a corrected translation (used for the same text from now on, on every worker, or once "
+       "approved)",
        access=PAGE, csrf=True, read=_read_correction, bodies={FORM: CorrectionForm}, produces="text/html",
        status=303, errors=(409, 503), tags=("web",),
        page=lambda message, status: _page(status, error=message),
@@ -359,6 +361,8 @@ def save_correction() -> Response:
     if _wants_json():
         response = make_response(correction.to_dict(), 201)
         return response
+    flash(_("Correction saved: it is used from now on.") if correction.approved else
+          _("Correction saved: it waits for a reviewer's approval (shown as a suggestion until then)."))
     return redirect(_local(request.referrer and _path_of(request.referrer)) + "#saved", code=303)
 
 

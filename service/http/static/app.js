@@ -81,7 +81,8 @@
                             headers: {"Accept": "application/json"}})
           .then(function (response) {
             return response.json().then(function (body) {
-              say(done, response.ok ? label("saved", "Saved.") : (body.error || label("offline", "Not saved.")));
+              var saved = body.approved === false ? label("pending", "Saved: waiting for approval.") : label("saved", "Saved.");
+              say(done, response.ok ? saved : (body.error || label("offline", "Not saved.")));
             });
           })
           .catch(function () { say(done, label("offline", "The server could not be reached; try again.")); });

@@ -357,7 +357,8 @@ def save_correction() -> Response:
     from service.http.memory import store_correction
 
     sent: CorrectionForm = body()
-    correction, _ = store_correction(current_service(), sent.source, sent.source_lang, sent.target_lang, sent.text)
+    correction, _created = store_correction(current_service(), sent.source, sent.source_lang, sent.target_lang,
+                                            sent.text)  # not "_": that is gettext here
     if _wants_json():
         response = make_response(correction.to_dict(), 201)
         return response

@@ -35,9 +35,18 @@ class FixedRouter:
 
     def __init__(self, engine):
         self.engine = engine
+        self.catalog = self  # every pair has its one candidate: this engine
 
     def engine_for(self, source: str, target: str):
         return self.engine
+
+    def candidates(self, source: str, target: str) -> list[object]:
+        return [self.engine]
+
+    def status(self, source: str, target: str):  # the web form asks which targets work now: all of them
+        from types import SimpleNamespace
+
+        return SimpleNamespace(source=source, target=target, available=self.engine, needs="", license="")
 
 
 class ScriptedEngine:

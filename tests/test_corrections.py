@@ -231,7 +231,7 @@ def test_web_form_correction_with_csrf_is_used_by_another_worker(tmp_path: Path)
     one, two = app_for(s).test_client(), app_for(s).test_client()
     page = one.post("/", data={"text": SENTENCE, "source": "id", "targets": ["ms"], "csrf_token": _token(one)})
     html = page.get_data(as_text=True)
-    assert 'action="/corrections"' in html and "Correct this translation" in html
+    assert 'action="/corrections"' in html and "Edit sentences" in html
     form = {"source": SENTENCE, "source_lang": "id", "target_lang": "ms", "text": FIXED}
     assert one.post("/corrections", data=form).status_code == 400  # no CSRF token
     saved = one.post("/corrections", data=form | {"csrf_token": _token(one)}, headers={"Referer": "http://localhost/"})

@@ -84,7 +84,8 @@ def test_every_route_is_protected_or_on_the_short_public_list(settings: Settings
                 assert refused, where
             walked += 1
     assert walked >= 25
-    assert ALWAYS_PUBLIC == {"health.healthz", "health.readyz", "static", "web.login", "web.login_submit"}
+    assert ALWAYS_PUBLIC == {"health.healthz", "health.readyz", "static", "web.favicon", "web.login",
+                             "web.login_submit"}
 
 
 def test_a_route_without_a_policy_is_refused_at_start_up(settings: Settings, tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def test_jobs_web_pages(client: FlaskClient) -> None:
                     content_type="multipart/form-data")
     assert r.status_code == 303
     job_page = client.get(r.headers["Location"]).get_data(as_text=True)
-    assert 'id="state">completed<' in job_page and "Download results" in job_page
+    assert 'id="state" class="state">completed<' in job_page and "Download the results" in job_page
     empty = client.post("/jobs", data={"csrf_token": token, "targets": "ms"}, content_type="multipart/form-data")
     assert empty.status_code == 400 and "Choose at least one file" in empty.get_data(as_text=True)
 

@@ -14,7 +14,7 @@ from flask import Flask, g, request
 from service.config import Settings, load_settings
 from service.engines.router import EngineRouter
 from service.errors import ConfigError
-from service.http import api, compat, deepl, documents, errors, health, openapi, policy, web
+from service.http import api, compat, deepl, documents, errors, health, i18n, openapi, policy, web
 from service.http import glossaries as glossaries_http
 from service.http import jobs as jobs_http
 from service.http import memory as memory_http
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     _install_metrics(app, state)  # first, so that the latency includes everything below
     app.before_request(policy.enforce)
+    i18n.install(app)  # the pages' language: the visitor's choice, else Accept-Language
     for blueprint in (api.bp, compat.bp, health.bp, openapi.bp, web.bp, jobs_http.bp, documents.bp,
                       glossaries_http.bp, memory_http.bp, deepl.bp):
         app.register_blueprint(blueprint)

@@ -320,9 +320,11 @@ def document_page(job_id: str) -> Response:
     _document(jobs, job_id)
     status = _with_urls(document_jobs.status(jobs, job_id), page=True)
     from service.flags import describe_flag
+    from service.http.web import target_error
 
-    return Response(render_template("document.html", doc=status, language_name=_language_name,
-                                    describe_flag=describe_flag), 200, mimetype="text/html")
+    return Response(render_template("document.html", doc=status, describe_flag=describe_flag,
+                                    target_error=target_error, live=status["state"] in ("queued", "running")),
+                    200, mimetype="text/html")
 
 
 @bp.get("/documents/<job_id>/<target>")
@@ -338,10 +340,6 @@ def web_submit(sent: DocumentRequest) -> Response:
     """The translation form with a document: a document job, then its page."""
     job, _ = _submit(_jobs(current_service()), sent)
     return redirect(url_for("documents.document_page", job_id=job.id), code=303)
-
-
-def _language_name(code: str) -> str:
-    return languages.get(code).name if code in languages.LANGUAGES else code
 
 
 def is_document(file_name: str | None) -> bool:

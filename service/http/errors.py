@@ -99,7 +99,7 @@ def _respond(status: int, code: str, message: str, headers: dict[str, str] | Non
     page = getattr(policy, "page", None)
     if page is not None and code not in NOT_INLINE:
         try:
-            response = page(message, status)
+            response = page(for_visitors(code, message, details), status)
         except Exception:  # the page cannot be drawn for this request: the JSON body says it all the same
             log.exception("error page failed")
         else:
@@ -107,6 +107,20 @@ def _respond(status: int, code: str, message: str, headers: dict[str, str] | Non
                 response.headers[key] = value
             return response
     return error_response(status, code, message, headers, **details)
+
+
+def for_visitors(code: str, message: str, details: dict[str, Any]) -> str:
+    """An error as a web page says it: what is missing on the server, not the operator's command to fix it."""
+    if code != "model_missing":
+        return message
+    from flask_babel import gettext
+
+    from service.http.i18n import language_name
+
+    language = details.get("target") or details.get("language")
+    if isinstance(language, str) and language:
+        return gettext("%(language)s is not installed on this server.", language=language_name(language))
+    return gettext("A language this needs is not installed on this server.")
 
 
 #: For a blueprint's own error handlers: the same answer as the app's (the page, or the JSON body).

@@ -21,7 +21,7 @@ from service.http.limits import check_glossaries
 from service.http.policy import PAGE, body, caller, route
 from service.http.schemas import GlossaryName, LanguageCode, Strict, SummaryParams
 from service.http.state import ServiceState, current_service
-from service.http.web import csrf_token
+from service.http.web import csrf_token, default_targets, target_choices, target_error
 from service.jobs.inputs import parse_file
 from service.jobs.service import JobService
 from service.jobs.store import DOC_ID_CHARS, Job, JobNotFound, NewDocument
@@ -177,14 +177,23 @@ def cancel_job(job_id: str) -> Response:
 
 
 # -- web pages -----------------------------------------------------------------------------------------
+#: Failed documents listed on a job's page (the downloaded results have every one).
+FAILURES_SHOWN = 50
+LIVE = ("queued", "running")
+
+
 def _jobs_page(error: str | None = None, status: int = 200) -> Response:
     state = current_service()
     jobs = _jobs(state)
     who = caller()
     mine = jobs.store.list_jobs() if who.admin else jobs.store.list_jobs(owner=who.owner)
-    page = render_template("jobs.html", jobs=[jobs.status(j.id) for j in mine], csrf_token=csrf_token(),
+    listed = [jobs.status(j.id) for j in mine]
+    choices = target_choices("auto")
+    page = render_template("jobs.html", jobs=listed, csrf_token=csrf_token(), choices=choices,
+                           default_targets=default_targets(choices)[:1],
+                           default_glossaries=state.settings.default_glossary_names,
                            languages=list(languages.LANGUAGES.values()), glossaries=state.pipeline.glossaries.usable(),
-                           error=error)
+                           error=error, live=any(j["state"] in LIVE for j in listed))
     return Response(page, status, mimetype="text/html")
 
 
@@ -204,11 +213,26 @@ def jobs_submit() -> Response:
 
 
 @bp.get("/jobs/<job_id>")
-@route("Web page: one job's progress", access=PAGE, produces="text/html", tags=("web",))
+@route("Web page: one job's progress per language, its failures and why, and a cancel button", access=PAGE,
+       produces="text/html", tags=("web",))
 def job_page(job_id: str) -> str:
     jobs = _jobs(current_service())
     _visible(jobs, job_id)
-    return render_template("job.html", job=jobs.status(job_id))
+    status = jobs.status(job_id)
+    failures = [{"id": doc_id, "target": target, "reason": target_error(error or {}, target)}
+                for doc_id, target, error in jobs.store.failures(job_id, FAILURES_SHOWN)] \
+        if status["counts"]["failed"] else []
+    return render_template("job.html", job=status, failures=failures, live=status["state"] in LIVE)
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@route("Web page: cancel a job (its waiting documents are not translated)", access=PAGE, csrf=True,
+       produces="text/html", status=303, tags=("web",))
+def job_cancel(job_id: str) -> Response:
+    jobs = _jobs(current_service())
+    _visible(jobs, job_id)
+    jobs.cancel(job_id)
+    return redirect(url_for("jobs.job_page", job_id=job_id), code=303)
 
 
 @bp.get("/jobs/<job_id>/results")

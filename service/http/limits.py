@@ -22,7 +22,8 @@ def check_limits(s: Settings, texts: Sequence[str], targets: int, glossaries: Se
     check_glossaries(s, glossaries)
     for i, text in enumerate(texts if per_text else []):
         if len(text) > s.max_text_chars:
-            raise ApiError(413, "input_too_large", f"Text {i} has {len(text):,} characters; the limit is "
+            which = "The text" if len(texts) == 1 else f"Text {i + 1}"  # people count from one
+            raise ApiError(413, "input_too_large", f"{which} has {len(text):,} characters; the limit is "
                            f"{s.max_text_chars:,} per text.", limit=s.max_text_chars, setting="max_text_chars")
     total = sum(len(t) for t in texts)
     if total > s.max_total_chars:

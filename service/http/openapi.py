@@ -40,7 +40,7 @@ SCHEMAS = {"application/json": {"type": "object", "additionalProperties": True},
            "text/html": {"type": "string"}, "text/plain": {"type": "string"}, "text/css": {"type": "string"},
            "application/octet-stream": {"type": "string", "format": "binary", "description": "a file"},
            "text/csv": {"type": "string"}, "application/x-tbx+xml": {"type": "string"},
-           "text/tab-separated-values": {"type": "string"}}
+           "image/svg+xml": {"type": "string"}, "text/tab-separated-values": {"type": "string"}}
 _ARGUMENT = re.compile(r"<(?:[a-z_]+:)?([a-z_]+)>")
 
 

@@ -38,7 +38,7 @@ PUBLIC, KEY, PAGE = "public", "key", "page"
 #: The groups of routes an operator may leave open without a key (setting ``public_endpoints``).
 GROUPS = ("docs", "languages", "glossaries", "metrics")
 #: The only endpoints that are always open. A test walks every route against this list.
-ALWAYS_PUBLIC = frozenset({"health.healthz", "health.readyz", "static", "web.login", "web.login_submit"})
+ALWAYS_PUBLIC = frozenset({"health.healthz", "health.readyz", "static", "web.favicon", "web.login", "web.login_submit"})
 #: Request bodies a browser sends cross-site without asking first (no CORS preflight).
 SIMPLE_BODIES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -1,6 +1,9 @@
-"""The web form: paste text or upload a .txt file, pick languages and glossary, see the translations side by
-side with glossary terms highlighted and the per-term report. Server-rendered, autoescaped, CSRF-protected;
-model output and glossary text are untrusted and only ever reach the page escaped.
+"""The translator page: the source on the left (text or file, languages, glossary), one card per target on the
+right, with glossary terms marked (their source term on hover and focus), the term report folded to one line,
+and a form per sentence to correct it. The target choices say which languages the server can translate into
+now (the operator's hint folded away), and the defaults are those. Server-rendered, autoescaped,
+CSRF-protected; model output and glossary text are untrusted and only ever reach the page escaped. Every page
+works without JavaScript; ``static/app.js`` adds in-place results, copy/download and self-updating job pages.
 
 When the server requires API keys, the pages ask for one once (``/login``) and keep its hash in the signed
 session cookie; every page then acts as that key (its rate limit, its jobs). A revoked key signs the visitor
@@ -10,12 +13,26 @@ own jobs)."""
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import regex
-from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
@@ -34,6 +51,7 @@ from service.http.documents import (
     web_submit,
 )
 from service.http.errors import ApiError
+from service.http.i18n import language_name
 from service.http.limits import characters, check_limits
 from service.http.policy import PAGE, PUBLIC, body, route
 from service.http.security import SESSION_KEY
@@ -58,7 +76,7 @@ def check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
     if not sent or not expected or not hmac.compare_digest(sent, expected):
-        raise ApiError(400, "csrf_failed", "The form's security token is missing or expired; reload the page.")
+        raise ApiError(400, "csrf_failed", _("The form's security token is missing or expired; reload the page."))
 
 
 @bp.app_context_processor
@@ -74,39 +92,111 @@ def _signed_in() -> dict[str, Any]:
 class Part:
     text: str
     term: bool
+    #: the glossary's source term this part translates (shown on hover and focus)
+    source: str = ""
 
 
 def highlight(text: str, report: TermReport | None, target: str) -> list[Part]:
     """Split ``text`` into plain parts and glossary-term parts (for <mark>), without touching the text."""
     if not text or report is None:
         return [Part(text or "", False)]
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, str]] = []
     no_spaces = languages.get(target).no_spaces
-    for form in {c.required for c in report.checks if c.present}:
+    sources: dict[str, str] = {}
+    for check in report.checks:
+        if check.present:
+            sources.setdefault(check.required, check.source)
+    for form, source in sources.items():
         pattern = bounded(regex.escape(form), no_spaces)
-        spans += [(m.start(), m.end()) for m in regex.finditer(pattern, text, regex.V1 | regex.IGNORECASE)]
+        spans += [(m.start(), m.end(), source) for m in regex.finditer(pattern, text, regex.V1 | regex.IGNORECASE)]
     parts, last = [], 0
-    for start, end in sorted(spans):
+    for start, end, source in sorted(spans):
         if start < last:
             continue
-        parts += [Part(text[last:start], False), Part(text[start:end], True)]
+        parts += [Part(text[last:start], False), Part(text[start:end], True, source)]
         last = end
     parts.append(Part(text[last:], False))
     return [p for p in parts if p.text]
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    """A target language in the form: whether it can be translated into now, and, if not, what the operator
+    would do about it (kept for the operator's note, never in the visitor's face)."""
+
+    code: str
+    available: bool
+    needs: str = ""
+    #: the source language itself (listed, hidden: the page's script shows it when another source is chosen)
+    is_source: bool = False
+
+
+def _source_for_choices(source: str) -> str:
+    s = current_service().settings
+    if source in languages.LANGUAGES:
+        return source
+    return s.source_prior if s.source_prior in languages.LANGUAGES else "id"
+
+
+def target_choices(source: str) -> list[TargetChoice]:
+    """Every language, with whether the server can translate ``source`` into it now."""
+    router = current_service().pipeline.router
+    source = _source_for_choices(source)
+    out = []
+    for code in languages.LANGUAGES:
+        if code == source:
+            out.append(TargetChoice(code, False, is_source=True))
+            continue
+        if not router.catalog.candidates(source, code):
+            out.append(TargetChoice(code, False, "no model in the catalog covers this pair"))
+            continue
+        status = router.status(source, code)
+        out.append(TargetChoice(code, status.available is not None, status.needs))
+    return out
+
+
+def availability() -> dict[str, list[str]]:
+    """source -> the targets that work now (the page's script updates the choices when the source changes)."""
+    router = current_service().pipeline.router
+    return {source: [t for t in languages.LANGUAGES if t != source and router.catalog.candidates(source, t)
+                     and router.status(source, t).available is not None] for source in languages.LANGUAGES}
+
+
+def default_targets(choices: list[TargetChoice]) -> list[str]:
+    """What works, in the ASEAN order, up to the request limit."""
+    working = [c.code for c in choices if c.available]
+    ordered = [t for t in languages.ASEAN_TARGETS if t in working] + [t for t in working
+                                                                       if t not in languages.ASEAN_TARGETS]
+    return ordered[:current_service().settings.max_targets]
+
+
+def target_error(error: Any, target: str) -> str:
+    """A target's error for a visitor: a missing model is "not installed here", never the operator's command."""
+    code = error.get("code") if isinstance(error, dict) else getattr(error, "code", None)
+    details = error if isinstance(error, dict) else getattr(error, "details", {})
+    if code == "model_missing":
+        return _("%(language)s is not installed on this server.", language=language_name(target))
+    if code == "unsupported_pair" and details.get("source") == details.get("target") == target:
+        return _("The text is already in %(language)s; choose another target, or the text's language under "
+                 "From.", language=language_name(target))
+    message = error.get("error") if isinstance(error, dict) else getattr(error, "message", "")
+    return str(message or _("This translation failed."))
 
 
 def _page(status: int = 200, **context: Any) -> Response:
     state = current_service()
     s = state.settings
     store = state.pipeline.glossaries
-    defaults = {"text": "", "source": "auto", "targets": ["en", "ms"], "glossary": ",".join(
+    values = context.pop("values", {})
+    choices = target_choices(values.get("source", "auto"))
+    defaults = {"text": "", "source": "auto", "targets": default_targets(choices), "glossary": ",".join(
         s.default_glossary_names), "summary": False, "sentences": 2, "layout": s.layout}
     response = make_response(render_template(
-        "index.html", languages=list(languages.LANGUAGES.values()),
-        glossaries=store.usable(), values=defaults | context.pop("values", {}),
+        "index.html", languages=list(languages.LANGUAGES.values()), choices=choices,
+        availability=json.dumps(availability()), prior=_source_for_choices("auto"), glossaries=store.usable(),
+        values=defaults | values,
         limits={"text": s.max_text_chars, "body": s.max_body_bytes}, highlight=highlight, describe_flag=describe_flag,
-        language_name=lambda code: languages.get(code).name if code in languages.LANGUAGES else code,
-        **context), status)
+        target_error=target_error, default_layout=s.layout, **context), status)
     return response
 
 
@@ -150,16 +240,16 @@ def _values() -> dict[str, Any]:
 def read_form() -> WebRequest | DocumentRequest:
     fields = validate(TranslateForm, {k: request.form.getlist(k) if k == "targets" else request.form.get(k)
                                       for k in request.form})
-    text = fields.text
+    text = fields.text.replace("\r\n", "\n")  # browsers send CRLF; the offsets in the term report count LF
     upload = request.files.get("file")
     if upload is not None and is_document(upload.filename):  # a web page, Word file, subtitles...: a document job
         targets = languages.parse_list(fields.targets)
         if not targets:
-            raise ApiError(400, "invalid_input", "Choose at least one target language.")
+            raise ApiError(400, "invalid_input", _("Choose at least one target language."))
         try:
             sentences = int(fields.sentences) if fields.summary == "on" else None
         except ValueError:
-            raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
+            raise ApiError(400, "invalid_input", _("Summary sentences must be a number.")) from None
         s = current_service().settings
         prepared = prepare_upload(s, upload.filename or "document", upload.read(s.max_document_bytes + 1))
         return DocumentRequest(prepared=prepared, targets=targets, source=fields.source,
@@ -167,26 +257,27 @@ def read_form() -> WebRequest | DocumentRequest:
                                summary=sentences)
     if upload is not None and upload.filename:
         try:
-            text = upload.read(current_service().settings.max_text_chars * 4 + 1).decode("utf-8")
+            raw = upload.read(current_service().settings.max_text_chars * 4 + 1)
+            text = raw.decode("utf-8").replace("\r\n", "\n")
         except UnicodeDecodeError:
-            raise ApiError(400, "invalid_utf8", "The uploaded file is not UTF-8 text.") from None
+            raise ApiError(400, "invalid_utf8", _("The uploaded file is not UTF-8 text.")) from None
     try:
         check_text(text)
     except ValueError as exc:
         raise ApiError(400, "invalid_input", f"The {exc}.") from None
     if not text.strip():
-        raise ApiError(400, "invalid_input", "Paste a text or choose a .txt file.")
+        raise ApiError(400, "invalid_input", _("Paste a text or choose a file."))
     targets = languages.parse_list(fields.targets)
     if not targets:
-        raise ApiError(400, "invalid_input", "Choose at least one target language.")
+        raise ApiError(400, "invalid_input", _("Choose at least one target language."))
     summary = None
     if fields.summary == "on":
         try:
             summary = SummaryOptions(sentences=int(fields.sentences))
         except ValueError:
-            raise ApiError(400, "invalid_input", "Summary sentences must be a number.") from None
+            raise ApiError(400, "invalid_input", _("Summary sentences must be a number.")) from None
     if fields.layout and fields.layout not in ("keep", "reflow", "auto"):
-        raise ApiError(400, "invalid_input", "Layout must be keep, reflow or auto.")
+        raise ApiError(400, "invalid_input", _("Line breaks must be keep, reflow or auto."))
     return WebRequest(text, targets, fields.source, [g for g in fields.glossary.split(",") if g], summary,
                       fields.layout or None)
 
@@ -219,6 +310,15 @@ def submit() -> Response:
         sent.summary, layout=sent.layout))
     record(state, result, sent.text)
     return _page(values=_values() | {"text": sent.text}, result=result, source_text=sent.text)
+
+
+@bp.get("/favicon.ico")
+@route("The site's icon (browsers ask for it on every site)", access=PUBLIC, produces="image/svg+xml",
+       tags=("web",))
+def favicon() -> Response:
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 # -- a correction of a result (the "edit" action under each translation) ---------------------------------------
@@ -257,12 +357,13 @@ def save_correction() -> Response:
     from service.http.memory import store_correction
 
     sent: CorrectionForm = body()
-    correction, _ = store_correction(current_service(), sent.source, sent.source_lang, sent.target_lang, sent.text)
+    correction, _created = store_correction(current_service(), sent.source, sent.source_lang, sent.target_lang,
+                                            sent.text)  # not "_": that is gettext here
     if _wants_json():
         response = make_response(correction.to_dict(), 201)
         return response
-    flash("Correction saved: it is used from now on." if correction.approved else
-          "Correction saved: it waits for a reviewer's approval (shown as a suggestion until then).")
+    flash(_("Correction saved: it is used from now on.") if correction.approved else
+          _("Correction saved: it waits for a reviewer's approval (shown as a suggestion until then)."))
     return redirect(_local(request.referrer and _path_of(request.referrer)) + "#saved", code=303)
 
 
@@ -311,7 +412,7 @@ def login_submit() -> Response:
     sent: LoginForm = body()
     found = current_service().keys.lookup(hash_key(sent.key.strip()))
     if found is None:
-        return _login_page("This key is not valid.", 401)
+        return _login_page(_("This key is not valid."), 401)
     session.clear()  # a new session for the new identity (and a new CSRF token)
     session[SESSION_KEY] = found.digest
     return redirect(_local(sent.next), code=303)

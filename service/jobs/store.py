@@ -428,6 +428,16 @@ class JobStore:
                 .order_by(Result.position, Result.target).limit(batch)).all())
 
     @_reachable
+    def failures(self, job_id: str, limit: int = 50) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(document id, target, error) of the first ``limit`` failed results, in document order."""
+        with self.sessions() as s:
+            return [tuple(row) for row in s.execute(  # type: ignore[misc]
+                select(Document.doc_id, Result.target, Result.error)
+                .join(Result, (Result.job_id == Document.job_id) & (Result.position == Document.position))
+                .where(Document.job_id == job_id, Result.state == FAILED)
+                .order_by(Result.position, Result.target).limit(limit)).all()]
+
+    @_reachable
     def job_file(self, job_id: str) -> JobFile | None:
         """The file of a document job (None for a job of texts)."""
         with self.sessions() as s:

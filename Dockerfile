@@ -44,13 +44,17 @@ RUN --mount=type=secret,id=pipconf,target=/run/secrets/pipconf \
     && pip install -q --no-deps --no-build-isolation --no-index -e /app && rm -rf /app
 
 FROM venv AS venv-runtime
+# The web app's interface languages (service/http/translations/ and English): Babel's CLDR data is kept for
+# these alone (35 MB for every locale; tests/test_deploy_files.py checks the list against the translations).
+ARG UI_LOCALES="en id ms"
 # Slimmer: no debug sections in the wheels' shared objects that have them (CTranslate2's extension: 68 MB, 1.7 MB
 # without; the last stage's imports check that every one still loads; --strip-unneeded is not used: it breaks
 # the libraries auditwheel patched, "ELF load command address/offset not page-aligned"); no test suites of the
 # packages (scipy's and numpy's: 27 MB) and no C/Cython headers, sources or type stubs (6 MB); none of what only
 # the command lines of transformers and huggingface_hub use (typer, rich, pygments) or Xet downloads need
 # (hf_xet: 11 MB; models are downloaded with the full image); no pip or setuptools; no bytecode (the last stage
-# compiles what the service imports). binutils (strip) stays in this build stage.
+# compiles what the service imports); Babel's locale data for the interface languages only. binutils (strip)
+# stays in this build stage.
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils \
     && for f in $(find /opt/venv -name '*.so' -type f); do \
          if readelf -S "$f" | grep -q '\.debug_info'; then strip --strip-debug "$f"; fi; done \
@@ -58,6 +62,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && find /opt/venv/lib/python3*/site-packages -mindepth 2 -type d -name tests -prune -exec rm -rf {} + \
     && find /opt/venv/lib/python3*/site-packages -type f \( -name '*.pyi' -o -name '*.pxd' -o -name '*.pyx' \
          -o -name '*.h' -o -name '*.c' \) -delete \
+    && find /opt/venv/lib/python3*/site-packages/babel/locale-data -name '*.dat' \
+         -not -regex ".*/\(root\|$(echo $UI_LOCALES | sed 's/ /\\|/g')\)\(_[A-Za-z0-9_]*\)?\.dat" -delete \
     && find /opt/venv -name __pycache__ -prune -exec rm -rf {} +
 
 FROM venv AS venv-full

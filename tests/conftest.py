@@ -6,6 +6,7 @@ unknown."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from tests import model_factory
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# Settings() and the CLI default to the user's data folder (~/.local/share/asean-mt: job store, corrections):
+# tests get a folder of their own, so that runs side by side (and the user's own data) never meet.
+os.environ.setdefault("ASEAN_MT_DATA_DIR", tempfile.mkdtemp(prefix="asean-mt-tests-"))
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "examples" / "ascn-shepherd-2025.id.txt"

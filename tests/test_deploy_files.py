@@ -177,3 +177,13 @@ def test_the_runtime_images_warm_imports_exist() -> None:
     outside = [m for m in modules if m.split(".")[0] != "service"
                and not any(canonicalize_name(d) in runtime for d in owners.get(m.split(".")[0], []))]
     assert modules and not outside, f"not in the runtime requirements: {outside}"
+
+
+def test_the_runtime_image_keeps_babel_data_for_every_interface_language() -> None:
+    """The runtime image deletes Babel's CLDR data except for UI_LOCALES: a new interface language (a folder in
+    service/http/translations/) must be added there, or its pages would lose their language names and dates."""
+    declared = re.search(r'ARG UI_LOCALES="([^"]+)"', (REPO / "Dockerfile").read_text(encoding="utf-8"))
+    assert declared, "the Dockerfile declares UI_LOCALES"
+    translations = REPO / "service" / "http" / "translations"
+    interface = {"en"} | {p.name for p in translations.iterdir() if (p / "LC_MESSAGES").is_dir()}
+    assert interface - set(declared.group(1).split()) == set()

@@ -53,8 +53,9 @@ ARG UI_LOCALES="en id ms"
 # packages (scipy's and numpy's: 27 MB) and no C/Cython headers, sources or type stubs (6 MB); none of what only
 # the command lines of transformers and huggingface_hub use (typer, rich, pygments) or Xet downloads need
 # (hf_xet: 11 MB; models are downloaded with the full image); no pip or setuptools; no bytecode (the last stage
-# compiles what the service imports); Babel's locale data for the interface languages only. binutils (strip)
-# stays in this build stage.
+# compiles what the service imports); Babel's locale data for the interface languages only; of scipy, whose
+# sparse matrices alone the service uses, not the leaf packages stats, signal and io (32 MB; nothing else in the
+# image imports them). binutils (strip) stays in this build stage.
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends binutils \
     && for f in $(find /opt/venv -name '*.so' -type f); do \
          if readelf -S "$f" | grep -q '\.debug_info'; then strip --strip-debug "$f"; fi; done \
@@ -64,6 +65,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
          -o -name '*.h' -o -name '*.c' \) -delete \
     && find /opt/venv/lib/python3*/site-packages/babel/locale-data -name '*.dat' \
          -not -regex ".*/\(root\|$(echo $UI_LOCALES | sed 's/ /\\|/g')\)\(_[A-Za-z0-9_]*\)?\.dat" -delete \
+    && rm -rf /opt/venv/lib/python3*/site-packages/scipy/stats /opt/venv/lib/python3*/site-packages/scipy/signal \
+         /opt/venv/lib/python3*/site-packages/scipy/io \
     && find /opt/venv -name __pycache__ -prune -exec rm -rf {} +
 
 FROM venv AS venv-full

@@ -28,13 +28,11 @@ the pipeline's lookups treat it as "no corrections" (translation goes on) and le
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
-import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -56,11 +54,13 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service import languages
+from service.database import MIGRATE_ATTEMPTS, DatabaseStore, now
+from service.database import busy as _busy
+from service.database import reachable as _reachable
 from service.errors import CorrectionConflict, CorrectionNotFound, CorrectionsUnavailable, InvalidInput, ServiceError
-from service.jobs.store import MIGRATE_ATTEMPTS, UNREACHABLE, _busy, make_engine, now
 
 log = logging.getLogger(__name__)
 
@@ -226,28 +226,11 @@ def check(item: NewCorrection) -> NewCorrection:
                          item.approved, item.glossaries, item.note, item.created_at, item.author)
 
 
-def _reachable(method: Callable[..., T]) -> Callable[..., T]:
-    @functools.wraps(method)
-    def wrapper(self: CorrectionStore, *args: Any, **kwargs: Any) -> T:
-        try:
-            self._ensure_schema()
-            result = method(self, *args, **kwargs)
-        except UNREACHABLE as exc:
-            raise self._unavailable(exc) from None
-        self._reached()
-        return result
+class CorrectionStore(DatabaseStore):
+    label = "corrections"
 
-    return wrapper
-
-
-class CorrectionStore:
     def __init__(self, url: str, lock_timeout_s: float = 30.0):
-        self.url = url
-        self.engine = make_engine(url, lock_timeout_s)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._schema_ready = False
-        self._schema_lock = threading.Lock()
-        self._down = False
+        super().__init__(url, lock_timeout_s)
         self._down_until = float("-inf")
 
     # -- reachability (as the job store) --
@@ -259,18 +242,6 @@ class CorrectionStore:
                         "is back", str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300])
         return CorrectionsUnavailable("The translation memory's database cannot be reached right now; translation "
                                       "goes on without it. Try again in a minute.")
-
-    def _reached(self) -> None:
-        if self._down:
-            self._down = False
-            log.info("corrections: database reachable again")
-
-    def _ensure_schema(self) -> None:
-        if not self._schema_ready:
-            with self._schema_lock:
-                if not self._schema_ready:
-                    self._migrate()
-                    self._schema_ready = True
 
     def _migrate(self) -> None:
         """Create the tables if needed (several processes may race: whoever records the version first wins)."""

@@ -13,23 +13,19 @@ and its job routes work again as soon as the database is back, without a restart
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     DateTime,
-    Engine,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -37,20 +33,19 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
-    create_engine,
-    event,
     func,
     inspect,
-    make_url,
     select,
     text,
     update,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, ProgrammingError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from service.database import MIGRATE_ATTEMPTS, UNREACHABLE, DatabaseStore, now
+from service.database import busy as _busy
+from service.database import reachable as _reachable
 from service.errors import JobsUnavailable, ServiceError
 
 log = logging.getLogger(__name__)
@@ -61,33 +56,9 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 3
 #: Characters of a document id (the column's size, and what requests may send).
 DOC_ID_CHARS = 500
-#: Tries at creating the schema while other processes may be creating it too (bounded: a real error surfaces).
-MIGRATE_ATTEMPTS = 5
 PENDING, DONE, FAILED, CANCELLED = "pending", "done", "failed", "cancelled"
 #: ``list_jobs(owner=ANY)``: every owner's jobs
 ANY = object()
-#: What "the database cannot be reached" looks like from SQLAlchemy (refused, gone, locked too long, pool empty).
-UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
-#: Seconds a client may wait for a connection to PostgreSQL; a job route answers 503 after it, not never.
-CONNECT_TIMEOUT_S = 5
-
-T = TypeVar("T")
-
-
-def _reachable(method: Callable[..., T]) -> Callable[..., T]:
-    """Run ``method`` with the schema in place; an unreachable database becomes JobsUnavailable."""
-
-    @functools.wraps(method)
-    def wrapper(self: JobStore, *args: Any, **kwargs: Any) -> T:
-        try:
-            self._ensure_schema()
-            result = method(self, *args, **kwargs)
-        except UNREACHABLE as exc:
-            raise self._unavailable(exc) from None
-        self._reached()
-        return result
-
-    return wrapper
 
 
 class JobNotFound(ServiceError):
@@ -96,10 +67,6 @@ class JobNotFound(ServiceError):
 
 class IdempotencyConflict(ServiceError):
     code = "idempotency_conflict"
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -213,43 +180,8 @@ class Outcome:
     file: bytes | None = None
 
 
-def make_engine(url: str, lock_timeout_s: float = 30.0) -> Engine:
-    """An engine on the service's database (the job store's; managed glossaries share it), connecting on first
-    use: SQLite in WAL mode with foreign keys, waiting ``lock_timeout_s`` for a write lock; PostgreSQL with a
-    bounded connect timeout."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if url.startswith("sqlite"):
-        connect_args: dict[str, Any] = {"timeout": lock_timeout_s}
-    elif url.startswith("postgresql"):
-        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S}
-    else:
-        connect_args = {}
-    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)  # connects on first use
-    if url.startswith("sqlite"):
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(conn, _record) -> None:
-            cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-    return engine
-
-
-class JobStore:
-    def __init__(self, url: str, lock_timeout_s: float = 30.0):
-        """``lock_timeout_s``: how long a SQLite call waits for another process's write lock."""
-        self.url = url
-        self.engine = make_engine(url, lock_timeout_s)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._schema_ready = False
-        self._schema_lock = threading.Lock()
-        self._down = False
-
-    @property
-    def where(self) -> str:
-        """The store's URL without its password, for messages and logs."""
-        return make_url(self.url).render_as_string(hide_password=True)
+class JobStore(DatabaseStore):
+    label = "job store"
 
     def _unavailable(self, exc: BaseException) -> JobsUnavailable:
         if not self._down:  # once per outage; the reason is for the operator's log only
@@ -258,18 +190,6 @@ class JobStore:
                         self.where, str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300])
         return JobsUnavailable("The job store cannot be reached right now; batch jobs are paused until it is back "
                                "(translation is not affected). Try again in a minute.")
-
-    def _reached(self) -> None:
-        if self._down:
-            self._down = False
-            log.info("job store %s reachable again", self.where)
-
-    def _ensure_schema(self) -> None:
-        if not self._schema_ready:
-            with self._schema_lock:
-                if not self._schema_ready:
-                    self._migrate()
-                    self._schema_ready = True
 
     @_reachable
     def ping(self) -> None:
@@ -559,7 +479,3 @@ class JobStore:
                 s.delete(job)
 
 
-def _busy(exc: OperationalError) -> bool:
-    """SQLite's "database is locked" / "table already exists" while another process creates the schema."""
-    message = str(exc.orig).lower()
-    return "locked" in message or "already exists" in message or "busy" in message

@@ -16,12 +16,10 @@ touching the database, makes its tables on first use, and an unreachable databas
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -43,11 +41,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service import languages
+from service.database import MIGRATE_ATTEMPTS, DatabaseStore, now
+from service.database import busy as _busy
+from service.database import reachable as _reachable
 from service.errors import GlossariesUnavailable, GlossaryConflict, GlossaryNotFound, InvalidInput, ServiceError
-from service.jobs.store import MIGRATE_ATTEMPTS, UNREACHABLE, _busy, make_engine, now
 from service.terminology.glossary import EMPTY, Entry, Glossary, gc_paused
 
 log = logging.getLogger(__name__)
@@ -220,30 +220,8 @@ def check_entry(entry: Entry) -> None:
 
 
 # -- the store -----------------------------------------------------------------------------------------
-def _reachable(method: Callable[..., T]) -> Callable[..., T]:
-    """Run ``method`` with the schema in place; an unreachable database becomes GlossariesUnavailable."""
-
-    @functools.wraps(method)
-    def wrapper(self: ManagedGlossaries, *args: Any, **kwargs: Any) -> T:
-        try:
-            self._ensure_schema()
-            result = method(self, *args, **kwargs)
-        except UNREACHABLE as exc:
-            raise self._unavailable(exc) from None
-        self._reached()
-        return result
-
-    return wrapper
-
-
-class ManagedGlossaries:
-    def __init__(self, url: str, lock_timeout_s: float = 30.0):
-        self.url = url
-        self.engine = make_engine(url, lock_timeout_s)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._schema_ready = False
-        self._schema_lock = threading.Lock()
-        self._down = False
+class ManagedGlossaries(DatabaseStore):
+    label = "managed glossaries"
 
     # -- reachability (as the job store) --
     def _unavailable(self, exc: BaseException) -> GlossariesUnavailable:
@@ -253,18 +231,6 @@ class ManagedGlossaries:
                         "loaded keep working", str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300])
         return GlossariesUnavailable("The glossary database cannot be reached right now; built-in glossaries and "
                                      "glossaries already in use keep working. Try again in a minute.")
-
-    def _reached(self) -> None:
-        if self._down:
-            self._down = False
-            log.info("managed glossaries: database reachable again")
-
-    def _ensure_schema(self) -> None:
-        if not self._schema_ready:
-            with self._schema_lock:
-                if not self._schema_ready:
-                    self._migrate()
-                    self._schema_ready = True
 
     def _migrate(self) -> None:
         """Create the tables if needed (several processes may race: whoever records the version first wins)."""

@@ -53,14 +53,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service import languages
-from service.database import MIGRATE_ATTEMPTS, DatabaseStore, now
-from service.database import busy as _busy
+from service.database import DatabaseStore, now
 from service.database import reachable as _reachable
-from service.errors import CorrectionConflict, CorrectionNotFound, CorrectionsUnavailable, InvalidInput, ServiceError
+from service.errors import CorrectionConflict, CorrectionNotFound, CorrectionsUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +226,10 @@ def check(item: NewCorrection) -> NewCorrection:
 
 class CorrectionStore(DatabaseStore):
     label = "corrections"
+    metadata = Base.metadata
+    schema_info = CorrectionSchemaInfo
+    schema_version = SCHEMA_VERSION
+    newer_schema = "The corrections table was written"
 
     def __init__(self, url: str, lock_timeout_s: float = 30.0):
         super().__init__(url, lock_timeout_s)
@@ -243,33 +245,7 @@ class CorrectionStore(DatabaseStore):
         return CorrectionsUnavailable("The translation memory's database cannot be reached right now; translation "
                                       "goes on without it. Try again in a minute.")
 
-    def _migrate(self) -> None:
-        """Create the tables if needed (several processes may race: whoever records the version first wins)."""
-        for attempt in range(MIGRATE_ATTEMPTS):
-            try:
-                Base.metadata.create_all(self.engine)
-                with self.sessions.begin() as s:
-                    version = s.scalar(select(func.max(CorrectionSchemaInfo.version)))
-                    if version is None:
-                        s.add(CorrectionSchemaInfo(version=SCHEMA_VERSION))
-                    elif version < SCHEMA_VERSION:
-                        self._upgrade(s, version)
-                break
-            except (IntegrityError, ProgrammingError):
-                if attempt == MIGRATE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-            except OperationalError as exc:
-                if attempt == MIGRATE_ATTEMPTS - 1 or not _busy(exc):
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-        with self.sessions() as s:
-            version = s.scalar(select(func.max(CorrectionSchemaInfo.version)))
-        if version is not None and version > SCHEMA_VERSION:
-            raise ServiceError(f"The corrections table was written by a newer version (schema {version}).")
-
-    @staticmethod
-    def _upgrade(s: Any, version: int) -> None:
+    def _upgrade(self, s: Any, version: int) -> None:
         """In place: v1 -> v2, corrections get the author's key hash prefix (NULL for the entries made before);
         v2 -> v3, who approved a pending one and when (NULL: the entries made before were approved as they were
         stored, and stay so)."""

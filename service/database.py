@@ -7,16 +7,17 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import MetaData, create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import ServiceError
 
@@ -80,11 +81,17 @@ def reachable(method: Callable[..., T]) -> Callable[..., T]:
 
 
 class DatabaseStore:
-    """A store on the service's database. Subclasses create or upgrade their tables in ``_migrate`` (run once, on
-    first use, under a lock) and say what an outage means to their callers in ``_unavailable``."""
+    """A store on the service's database. Subclasses name their tables and schema version (created on first use,
+    under a lock, upgraded in ``_upgrade``) and say what an outage means to their callers in ``_unavailable``."""
 
     #: How the store names itself in the log ("job store", "managed glossaries", ...).
     label = "database"
+    #: The store's tables, its one-row schema-version table (a model with a ``version`` column), the version this
+    #: code writes, and the start of the error for tables written by a newer version of the service.
+    metadata: MetaData
+    schema_info: type
+    schema_version: int
+    newer_schema: str
 
     def __init__(self, url: str, lock_timeout_s: float = 30.0):
         """``lock_timeout_s``: how long a SQLite call waits for another process's write lock."""
@@ -100,11 +107,11 @@ class DatabaseStore:
         """The store's URL without its password, for messages and logs."""
         return make_url(self.url).render_as_string(hide_password=True)
 
-    def _migrate(self) -> None:
-        raise NotImplementedError
-
     def _unavailable(self, exc: BaseException) -> ServiceError:
         raise NotImplementedError
+
+    def _upgrade(self, s: Session, version: int) -> None:
+        """Bring tables written at schema ``version`` up to ``schema_version``, in the session's transaction."""
 
     def _ensure_schema(self) -> None:
         if not self._schema_ready:
@@ -112,6 +119,34 @@ class DatabaseStore:
                 if not self._schema_ready:
                     self._migrate()
                     self._schema_ready = True
+
+    def _migrate(self) -> None:
+        """Create the tables if needed, or bring older ones up to date. Several processes may open a store at
+        once (workers starting together, a reader beside a writer): whoever records the version first wins, the
+        others find it."""
+        version_now = select(func.max(self.schema_info.version))  # type: ignore[attr-defined]
+        for attempt in range(MIGRATE_ATTEMPTS):
+            try:
+                self.metadata.create_all(self.engine)
+                with self.sessions.begin() as s:
+                    version = s.scalar(version_now)
+                    if version is None:
+                        s.add(self.schema_info(version=self.schema_version))
+                    elif version < self.schema_version:
+                        self._upgrade(s, version)
+                break
+            except (IntegrityError, ProgrammingError):  # another process recorded the version (or column) first
+                if attempt == MIGRATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+            except OperationalError as exc:  # another process is creating it right now, or the database is away
+                if attempt == MIGRATE_ATTEMPTS - 1 or not busy(exc):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        with self.sessions() as s:
+            version = s.scalar(version_now)
+        if version is not None and version > self.schema_version:
+            raise ServiceError(f"{self.newer_schema} by a newer version (schema {version}).")
 
     def _reached(self) -> None:
         if self._down:

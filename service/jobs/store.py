@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,11 +39,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from service.database import MIGRATE_ATTEMPTS, UNREACHABLE, DatabaseStore, now
-from service.database import busy as _busy
+from service.database import UNREACHABLE, DatabaseStore, now
 from service.database import reachable as _reachable
 from service.errors import JobsUnavailable, ServiceError
 
@@ -182,6 +180,10 @@ class Outcome:
 
 class JobStore(DatabaseStore):
     label = "job store"
+    metadata = Base.metadata
+    schema_info = SchemaInfo
+    schema_version = SCHEMA_VERSION
+    newer_schema = "The job store was written"
 
     def _unavailable(self, exc: BaseException) -> JobsUnavailable:
         if not self._down:  # once per outage; the reason is for the operator's log only
@@ -207,35 +209,12 @@ class JobStore(DatabaseStore):
             return False
         return True
 
-    def _migrate(self) -> None:
-        """Create the schema if needed, or bring an older one up to date. Several processes may open a store
-        at once (workers starting together, a reader beside a writer): whoever records the version first
-        wins, the others find it."""
-        for attempt in range(MIGRATE_ATTEMPTS):
-            try:
-                Base.metadata.create_all(self.engine)
-                with self.sessions.begin() as s:
-                    version = s.scalar(select(func.max(SchemaInfo.version)))
-                    if version is None:
-                        s.add(SchemaInfo(version=SCHEMA_VERSION))
-                    else:  # each step from the stored version on, in order
-                        if version < 2:
-                            self._to_v2(s)
-                        if version < 3:
-                            self._to_v3(s)
-                break
-            except (IntegrityError, ProgrammingError):  # another process recorded the version (or column) first
-                if attempt == MIGRATE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-            except OperationalError as exc:  # another process is creating it right now, or the database is away
-                if attempt == MIGRATE_ATTEMPTS - 1 or not _busy(exc):
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-        with self.sessions() as s:
-            version = s.scalar(select(func.max(SchemaInfo.version)))
-        if version is not None and version > SCHEMA_VERSION:
-            raise ServiceError(f"The job store was written by a newer version (schema {version}).")
+    def _upgrade(self, s: Any, version: int) -> None:
+        """Each step from the stored version on, in order."""
+        if version < 2:
+            self._to_v2(s)
+        if version < 3:
+            self._to_v3(s)
 
     @staticmethod
     def _to_v2(s: Any) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,14 +39,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service import languages
-from service.database import MIGRATE_ATTEMPTS, DatabaseStore, now
-from service.database import busy as _busy
+from service.database import DatabaseStore, now
 from service.database import reachable as _reachable
-from service.errors import GlossariesUnavailable, GlossaryConflict, GlossaryNotFound, InvalidInput, ServiceError
+from service.errors import GlossariesUnavailable, GlossaryConflict, GlossaryNotFound, InvalidInput
 from service.terminology.glossary import EMPTY, Entry, Glossary, gc_paused
 
 log = logging.getLogger(__name__)
@@ -222,6 +220,10 @@ def check_entry(entry: Entry) -> None:
 # -- the store -----------------------------------------------------------------------------------------
 class ManagedGlossaries(DatabaseStore):
     label = "managed glossaries"
+    metadata = Base.metadata
+    schema_info = GlossarySchemaInfo
+    schema_version = SCHEMA_VERSION
+    newer_schema = "The glossary tables were written"
 
     # -- reachability (as the job store) --
     def _unavailable(self, exc: BaseException) -> GlossariesUnavailable:
@@ -231,29 +233,6 @@ class ManagedGlossaries(DatabaseStore):
                         "loaded keep working", str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300])
         return GlossariesUnavailable("The glossary database cannot be reached right now; built-in glossaries and "
                                      "glossaries already in use keep working. Try again in a minute.")
-
-    def _migrate(self) -> None:
-        """Create the tables if needed (several processes may race: whoever records the version first wins)."""
-        for attempt in range(MIGRATE_ATTEMPTS):
-            try:
-                Base.metadata.create_all(self.engine)
-                with self.sessions.begin() as s:
-                    version = s.scalar(select(func.max(GlossarySchemaInfo.version)))
-                    if version is None:
-                        s.add(GlossarySchemaInfo(version=SCHEMA_VERSION))
-                break
-            except (IntegrityError, ProgrammingError):
-                if attempt == MIGRATE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-            except OperationalError as exc:
-                if attempt == MIGRATE_ATTEMPTS - 1 or not _busy(exc):
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-        with self.sessions() as s:
-            version = s.scalar(select(func.max(GlossarySchemaInfo.version)))
-        if version is not None and version > SCHEMA_VERSION:
-            raise ServiceError(f"The glossary tables were written by a newer version (schema {version}).")
 
     # -- reading --
     @_reachable

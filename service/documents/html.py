@@ -204,17 +204,23 @@ class HtmlDocument:
         return "".join(parts).encode("utf-8")
 
     def _write_block(self, unit: Unit, text: str) -> None:
-        el = unit.ref.element
-        tree = decode(text, unit.tags)
-        for tag in unit.tags:  # every element that travelled as a tag is re-attached where the tree says
-            if tag.kind == OPEN:
-                tag.payload.text = None
-                for child in list(tag.payload):
-                    tag.payload.remove(child)
-        el.text = None
-        for child in list(el):
-            el.remove(child)
-        _render(el, tree, unit)
+        write_block(unit, text)
+
+
+def write_block(unit: Unit, text: str) -> None:
+    """Put a translated unit back into its element (``unit.ref.element``): its inline elements, which travelled
+    as tags, are emptied and re-attached where the translation's tags say (lxml elements: HTML and XML alike)."""
+    el = unit.ref.element
+    tree = decode(text, unit.tags)
+    for tag in unit.tags:
+        if tag.kind == OPEN:
+            tag.payload.text = None
+            for child in list(tag.payload):
+                tag.payload.remove(child)
+    el.text = None
+    for child in list(el):
+        el.remove(child)
+    _render(el, tree, unit)
 
 
 def _append_text(parent: Any, last: Any, text: str) -> None:

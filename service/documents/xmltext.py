@@ -14,8 +14,8 @@ from typing import Any
 from lxml import etree
 
 from service.documents.base import DocumentInvalid
-from service.documents.html import BlockRef, _render
-from service.documents.inline import OPEN, Unit, UnitBuilder, decode
+from service.documents.html import BlockRef, write_block
+from service.documents.inline import Unit, UnitBuilder
 
 #: The element wrapped around the fragment while it is parsed (a fragment may have several top elements or text).
 WRAPPER = "asean-mt-fragment"
@@ -83,16 +83,6 @@ class XmlText:
 
     def write(self, translations: list[str]) -> str:
         for unit, text in zip(self.units, translations, strict=True):
-            el = unit.ref.element
-            tree = decode(text, unit.tags)
-            for tag in unit.tags:  # every element that travelled as a tag is re-attached where the tree says
-                if tag.kind == OPEN:
-                    tag.payload.text = None
-                    for child in list(tag.payload):
-                        tag.payload.remove(child)
-            el.text = None
-            for child in list(el):
-                el.remove(child)
-            _render(el, tree, unit)
+            write_block(unit, text)
         return self.declaration + (self.root.text or "") + "".join(etree.tostring(c, encoding="unicode")
                                                                    for c in self.root)

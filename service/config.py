@@ -81,8 +81,10 @@ class Settings(BaseSettings):
     #: Threads per engine batch (0 = the cores left by inter_threads). 1 by default, for throughput: a beam
     #: search over a small batch keeps one core busy but not two (threads wait on each other every decoding
     #: step), so a core per batch serves more requests than every core on one batch (CTranslate2's guidance:
-    #: inter_threads for throughput, intra_threads for latency; bench/results/peers.md). For the lowest
-    #: latency of a lone user, set intra_threads = 0 and inter_threads = 1.
+    #: inter_threads for throughput, intra_threads for latency; bench/results/peers.md). More threads on one
+    #: batch do not even buy a lone user latency with a model of OPUS-MT's size: on this project's 2-core bench
+    #: machine two threads decoded one sentence at 0.5x the speed of one (they synchronise after every small
+    #: matrix product); try intra_threads = 0, inter_threads = 1 only for large models, and measure.
     intra_threads: int = 1
     #: Batches CTranslate2 runs in parallel (0 = every available core divided by intra_threads): each is a
     #: translator replica sharing the one copy of the weights, and the micro-batcher keeps one batch in flight
@@ -92,6 +94,14 @@ class Settings(BaseSettings):
     #: Tokens in one engine batch, counted with padding (longest segment x segments). 4096 keeps the peak
     #: activation memory of a 600M-parameter model under ~1 GiB on CPU while still filling the cores.
     max_batch_tokens: int = 4096
+    #: Hypothesis tokens one CPU engine batch may decode: segments x beam x output bound. A beam search step
+    #: costs each hypothesis attention over everything decoded so far, so a batch of long outputs outgrows the
+    #: core's caches: with a 256-token bound and beam 4, batches of 4-8 sentences served 1.2-1.3x the
+    #: requests/s of batches of 16 on this project's 2-core bench machine, while short outputs (2 x input + 10)
+    #: still gain up to batches of ~16 (bench/results/peers.md). 6144 is 6 sentences at 256 tokens and 16 of 40
+    #: tokens at 2 x input + 10; a longer batch runs as sub-batches over the replicas. Not applied on a GPU,
+    #: which gains from batches of hundreds of hypotheses. 0 turns the bound off.
+    max_batch_decode_tokens: int = 6144
     #: Beam width by default. 4 is what OPUS-MT and NLLB were evaluated with; 1 (greedy) is ~2x faster.
     beam_size: int = 4
     #: Characters in one document. 200,000 is ~50 pages: larger inputs belong in a batch job, and the

@@ -182,6 +182,28 @@ def test_threads_default_to_one_core_per_batch_and_a_batch_per_core() -> None:
     assert Settings(intra_threads=1, inter_threads=2).engine_cores == min(2, cores)
 
 
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+def test_a_batch_over_the_decoding_budget_runs_in_sub_batches(settings: Settings, engine: str) -> None:
+    """max_batch_decode_tokens bounds segments x beam x output bound per engine batch: a longer call is run
+    in sub-batches, with every result back in its caller's place (sub-batches go longest first)."""
+    from service.engines.router import EngineRouter
+
+    options = DecodeOptions(beam_size=2, max_output_tokens=6, min_output_tokens=6)  # 12 hypothesis tokens each
+    segments = [*SEGMENTS, "Kota", *SEGMENTS[::-1]]
+    unbounded = EngineRouter(settings.replace(memory="off", micro_batch_wait_ms=0, max_batch_decode_tokens=0))
+    free = _engine(unbounded, engine, "tiny/marian-id-en")
+    assert free.batch_limit(options, 20) == 0
+    alone = [free.translate([s], "id", "en", options)[0].text for s in segments]
+    bounded = EngineRouter(settings.replace(memory="off", micro_batch_wait_ms=0, max_batch_decode_tokens=12))
+    e = _engine(bounded, engine, "tiny/marian-id-en")
+    assert e.batch_limit(options, 20) == 1 and e.batch_limit(DecodeOptions(beam_size=1, max_output_tokens=4), 9) == 3
+    if engine == "ctranslate2":
+        assert e.sub_batch(options, len(segments), 20) == 1
+    out = e.translate(segments, "id", "en", options)
+    assert [t.text for t in out] == alone
+    assert [t.input_tokens for t in out] == [e.count_tokens(s, "id", "en") for s in segments]
+
+
 def test_ctranslate2_replicas_each_get_a_batch(settings: Settings) -> None:
     """inter_threads replicas: the micro-batcher keeps as many batches in flight, and a lone multi-sentence call
     is spread over the idle replicas; the results come back in order either way."""

@@ -88,6 +88,26 @@ def test_a_batch_never_exceeds_its_budget() -> None:
     assert any(len(b) > 2 for b in inner.batches)
 
 
+class Bounded(Echo):
+    """An engine with a decoding budget: three segments a batch at beam 4, one at beam 12."""
+
+    def batch_limit(self, options: DecodeOptions, longest_input: int) -> int:
+        return 12 // options.beam_size
+
+
+def test_a_batch_stays_within_the_engines_decoding_budget() -> None:
+    inner = Bounded(delay=0.01)
+    engine = BatchingEngine(inner, max_wait_s=0.05, max_batch_tokens=10_000, dispatchers=2)
+    results = run_threads(24, lambda i: engine.translate([f"s{i}"], "id", "en", DecodeOptions()))
+    assert [r[0].text for r in results] == [f"s{i}@en" for i in range(24)]
+    assert max(len(b) for b in inner.batches) == 3  # batched, never past the budget
+    inner.batches.clear()
+    run_threads(6, lambda i: engine.translate([f"w{i}"], "id", "en", DecodeOptions(beam_size=12)))
+    assert {len(b) for b in inner.batches} == {1}
+    # one call over the budget still goes whole: the engine splits it (CTranslate2's sub-batches)
+    assert len(engine.translate([f"x{i}" for i in range(5)], "id", "en", DecodeOptions())) == 5
+
+
 def test_one_bad_request_does_not_fail_its_batch_mates() -> None:
     inner = Echo(delay=0.01)
     engine = BatchingEngine(inner, max_wait_s=0.05, max_batch_tokens=1000)

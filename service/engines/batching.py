@@ -3,8 +3,9 @@
 A CPU runs a seq2seq model efficiently only on full batches, but HTTP clients send one sentence at a time.
 Concurrent calls with the same language pair and options are gathered for at most ``max_wait_s`` (a few
 milliseconds) into one engine batch whose padded size (longest segment x segments) stays within
-``max_batch_tokens``; each caller gets its own results back. While the engine is busy, new calls queue up,
-so under load batches fill without any waiting at all.
+``max_batch_tokens``, and whose decoding work (segments x beam x output bound) within the engine's
+``batch_limit`` (setting ``max_batch_decode_tokens``); each caller gets its own results back. While the
+engine is busy, new calls queue up, so under load batches fill without any waiting at all.
 
 The wait is only paid under load: when the engine has been idle for longer than ``max_wait_s`` (a lone
 request), the call goes to the engine at once, so a single client sees no added latency. Under load it ends as
@@ -138,6 +139,13 @@ class BatchingEngine(EngineLayer):
         """Calls one batch of ``lane`` may take: its share of the lane's calls queued and in flight."""
         return max(1, math.ceil((len(lane.queue) + lane.in_flight) / self.dispatchers))
 
+    def _limit(self, options: DecodeOptions, longest: int) -> float:
+        """Segments a batch may hold within the engine's decoding budget (``batch_limit``; engines without
+        one, such as Apertium, have no such limit)."""
+        batch_limit = getattr(self.inner, "batch_limit", None)
+        limit = batch_limit(options, longest) if batch_limit is not None else 0
+        return limit or math.inf
+
     def _take(self) -> tuple[LaneKey, _Lane, list[_Call]]:
         """Wait for a lane with calls, then up to max_wait for more of its calls; return its share of them
         within budget."""
@@ -152,11 +160,13 @@ class BatchingEngine(EngineLayer):
             idle = not lane.running and time.monotonic() - lane.last_busy > self.max_wait_s
             deadline = time.monotonic() + (0.0 if idle and len(lane.queue) == 1 else self.max_wait_s)
             expected = 1 if idle else lane.last_calls
+            options = key[2]
             while True:
                 longest = max(c.longest for c in lane.queue)
-                size = longest * sum(len(c.segments) for c in lane.queue)
+                count = sum(len(c.segments) for c in lane.queue)
                 left = deadline - time.monotonic()
-                if size >= budget or left <= 0 or (len(lane.queue) >= min(expected, self._share(lane)) > 1):
+                if (longest * count >= budget or count >= self._limit(options, longest) or left <= 0
+                        or len(lane.queue) >= min(expected, self._share(lane)) > 1):
                     break
                 self._cond.wait(left)
             share = self._share(lane)
@@ -165,7 +175,8 @@ class BatchingEngine(EngineLayer):
             while lane.queue and len(batch) < share:
                 call = lane.queue[0]
                 new_longest = max(longest, call.longest)
-                if batch and new_longest * (count + len(call.segments)) > budget:
+                new_count = count + len(call.segments)
+                if batch and (new_longest * new_count > budget or new_count > self._limit(options, new_longest)):
                     break
                 batch.append(lane.queue.popleft())
                 longest, count = new_longest, count + len(call.segments)

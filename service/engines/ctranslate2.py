@@ -26,11 +26,11 @@ class CTranslate2Engine(AdapterEngine):
 
     def __init__(self, adapter: HFAdapter, ct2_dir: Path, device: str = "auto", compute_type: str = "auto",
                  threads: tuple[int, int] = (1, 1), output_bound: tuple[float, int] = (2.0, 10),
-                 length_penalty: float = 1.0):
+                 length_penalty: float = 1.0, decode_budget: int = 0):
         import ctranslate2
 
-        super().__init__(adapter, output_bound)
         self.device = resolve_device(device)
+        super().__init__(adapter, output_bound, decode_budget if self.device == "cpu" else 0)
         if compute_type == "auto":
             compute_type = "float16" if self.device == "cuda" else "int8"
         self.compute_type = compute_type
@@ -57,15 +57,25 @@ class CTranslate2Engine(AdapterEngine):
             return 0
         return math.ceil(segments / replicas)
 
+    def sub_batch(self, options: DecodeOptions, segments: int, longest_input: int) -> int:
+        """CTranslate2's ``max_batch_size`` for one call (0 = one batch): the replicas' share, and never more
+        than the decoding budget allows (sub-batches queue for the replicas, which take them as they free up)."""
+        sizes = [self.replica_share(segments)]
+        limit = self.batch_limit(options, longest_input)
+        if limit and limit < segments:
+            sizes.append(limit)
+        return min((s for s in sizes if s), default=0)
+
     def _run(self, ids: list[list[int]], prefix_token: str | None,
              options: DecodeOptions) -> list[SegmentTranslation]:
         tok = self.adapter.tokenizer
         tokens = [tok.convert_ids_to_tokens(i) for i in ids]
-        max_len = self.max_output(options, max(len(t) for t in tokens))
+        longest = max(len(t) for t in tokens)
+        max_len = self.max_output(options, longest)
         try:
             results = self.translator.translate_batch(
                 tokens,
-                max_batch_size=self.replica_share(len(tokens)),
+                max_batch_size=self.sub_batch(options, len(tokens), longest),
                 target_prefix=[[prefix_token]] * len(tokens) if prefix_token else None,
                 beam_size=max(options.beam_size, options.n_best),
                 num_hypotheses=options.n_best,

@@ -130,16 +130,26 @@ class AdapterEngine:
 
     name = "adapter"
 
-    def __init__(self, adapter: HFAdapter, output_bound: tuple[float, int]):
+    def __init__(self, adapter: HFAdapter, output_bound: tuple[float, int], decode_budget: int = 0):
         self.adapter = adapter
         self.model = adapter.info.id
         self.max_input_tokens = adapter.max_input_tokens
         self.output_bound = output_bound
+        #: hypothesis tokens one batch may decode (segments x beam x output bound; 0 = no bound)
+        self.decode_budget = decode_budget
 
     def max_output(self, options: DecodeOptions, longest_input: int) -> int:
         """The request's bound, or ratio x the longest input + extra; never past the model's positions."""
         ratio, extra = self.output_bound
         return min(options.max_output_tokens or int(ratio * longest_input) + extra, self.adapter.max_output_tokens)
+
+    def batch_limit(self, options: DecodeOptions, longest_input: int) -> int:
+        """Segments one batch may hold within the decoding budget (setting ``max_batch_decode_tokens``): the
+        micro-batcher gathers no more, and a longer batch is run as sub-batches of this size. 0 = no limit."""
+        if not self.decode_budget:
+            return 0
+        per_segment = max(options.beam_size, options.n_best) * self.max_output(options, longest_input)
+        return max(1, self.decode_budget // max(1, per_segment))
 
     def count_tokens(self, text: str, source: str, target: str) -> int:
         return self.adapter.count_tokens(text, source, target)

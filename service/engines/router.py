@@ -268,12 +268,13 @@ class EngineRouter:
 
             return CTranslate2Engine(self._adapter(candidate), self.store.ct2_dir(candidate.model.id),
                                      s.device, s.compute_type, s.threads, (s.max_output_ratio, s.max_output_extra),
-                                     s.length_penalty)
+                                     s.length_penalty, s.max_batch_decode_tokens)
         from service.engines.transformers import TransformersEngine
 
         # torch runs one batch at a time on every core the engine has
         return TransformersEngine(self._adapter(candidate), self.store.hf_dir(candidate.model.id), s.device,
-                                  (s.engine_cores, 1), (s.max_output_ratio, s.max_output_extra))
+                                  (s.engine_cores, 1), (s.max_output_ratio, s.max_output_extra),
+                                  s.max_batch_decode_tokens)
 
 
 def _missing_details(status: RouteStatus) -> dict[str, object]:

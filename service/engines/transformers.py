@@ -17,14 +17,14 @@ class TransformersEngine(AdapterEngine):
     name = "transformers"
 
     def __init__(self, adapter: HFAdapter, hf_dir: Path, device: str = "auto", threads: tuple[int, int] = (1, 1),
-                 output_bound: tuple[float, int] = (2.0, 10)):
+                 output_bound: tuple[float, int] = (2.0, 10), decode_budget: int = 0):
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
-        super().__init__(adapter, output_bound)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
+        super().__init__(adapter, output_bound, decode_budget if device == "cpu" else 0)
         if device == "cpu":
             torch.set_num_threads(threads[0])
         try:
@@ -36,6 +36,21 @@ class TransformersEngine(AdapterEngine):
 
     def _run(self, ids: list[list[int]], prefix_token: str | None,
              options: DecodeOptions) -> list[SegmentTranslation]:
+        """One ``generate()`` per sub-batch within the decoding budget (longest inputs first, as CTranslate2
+        orders its sub-batches), results in the callers' order."""
+        limit = self.batch_limit(options, max(len(i) for i in ids))
+        if not limit or limit >= len(ids):
+            return self._generate(ids, prefix_token, options)
+        order = sorted(range(len(ids)), key=lambda k: -len(ids[k]))
+        out: list[SegmentTranslation | None] = [None] * len(ids)
+        for at in range(0, len(order), limit):
+            part = order[at:at + limit]
+            for k, result in zip(part, self._generate([ids[k] for k in part], prefix_token, options), strict=True):
+                out[k] = result
+        return [r for r in out if r is not None]
+
+    def _generate(self, ids: list[list[int]], prefix_token: str | None,
+                  options: DecodeOptions) -> list[SegmentTranslation]:
         import torch
 
         tok = self.adapter.tokenizer

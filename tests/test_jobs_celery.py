@@ -232,3 +232,38 @@ def test_a_job_whose_task_message_was_lost_is_queued_again(settings: Settings, p
         worker.stop()
     assert_exactly_once(service, job.id, docs, ["ms"])
     assert any("queued again (a task message was lost)" in line for line in worker.lines)
+
+
+def test_a_worker_that_stops_on_an_error_starts_again_once_the_queue_answers(monkeypatch) -> None:
+    """Celery's "unrecoverable error" (kombu's Redis transport can raise one while reconnecting) ends its worker;
+    ours starts again as a fresh process once the broker answers. A worker told to stop just stops."""
+    from service.jobs import worker
+
+    monkeypatch.setattr(worker, "RESTART_RETRY_S", 0.0)
+    restarts: list[int] = []
+    checks = iter([ConnectionError("away"), ConnectionError("away"), None])
+
+    def reachable() -> None:
+        error = next(checks)
+        if error is not None:
+            raise error
+
+    worker.keep_running(lambda: 0, reachable, lambda: restarts.append(1))
+    assert restarts == []  # a clean stop
+    worker.keep_running(lambda: 1, reachable, lambda: restarts.append(1))
+    assert restarts == [1] and next(checks, "done") == "done"  # restarted only after the queue answered
+
+
+def test_a_restarted_worker_is_the_same_command_in_a_fresh_process(tmp_path: Path) -> None:
+    """restart_process replaces the process by the command it was started with (same pid, new interpreter)."""
+    log = tmp_path / "runs"
+    code = ("import os, sys; from pathlib import Path; from service.jobs import worker; "
+            f"log = Path({str(log)!r}); runs = log.read_text().split() if log.exists() else []; "
+            "log.write_text(' '.join([*runs, str(os.getpid())])); "
+            "worker.keep_running(lambda: 0 if runs else 1, lambda: None, worker.restart_process)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = log.read_text().split()
+    assert first == second  # one process, run twice
+    assert "starts again once the task queue answers" in done.stderr

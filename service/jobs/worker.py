@@ -28,6 +28,7 @@ import logging
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ QUEUE = "asean_mt.translate"
 STORE_RETRY_MAX_S = 60
 #: How often (seconds) the embedded worker checks that the server that started it is still there.
 PARENT_CHECK_S = 1.0
+#: How often (seconds) a worker that stopped on a broker error asks the task queue whether it answers again.
+RESTART_RETRY_S = 2.0
 #: How often (seconds) the embedded worker tries its start-up re-queue again while the job store is away.
 REQUEUE_RETRY_S = 5.0
 #: The sweep for jobs whose task messages were lost runs every visibility timeout / SWEEPS_PER_TIMEOUT seconds
@@ -239,8 +242,35 @@ def run_worker(settings: Settings, concurrency: int, requeue: bool, parent: int 
                          name="requeue", daemon=True).start()
     if not settings.embedded_broker:  # the embedded queue is a table: nothing is lost between two steps there
         threading.Thread(target=_sweep_forever, args=(app, ctx.store, settings), name="sweep", daemon=True).start()
-    app.worker_main(["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", QUEUE,
-                     "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    argv = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", QUEUE,
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    keep_running(lambda: app.start(argv), broker_check(app), restart_process)
+
+
+def keep_running(work: Callable[[], int | None], reachable: Callable[[], None],
+                 restart: Callable[[], None]) -> None:
+    """Run the Celery worker (``work`` returns its exit code). A worker told to stop (exit 0) stops; one that
+    stopped on an error of its own is started again once the task queue answers, as a fresh process
+    (``restart``): Celery calls an error in its consumer "unrecoverable", and kombu's Redis transport can raise
+    one while it reconnects after a broker restart (seen in bench/soak.py: the worker was gone, and every job
+    after it waited). What the old worker held is re-queued by the sweep (``JobStore.stalled_jobs``)."""
+    code = work()
+    if not code:
+        return
+    log.warning("the job worker stopped on an error (exit %s); it starts again once the task queue answers", code)
+    while True:
+        try:
+            reachable()
+            break
+        except Exception:  # still away: the broker's own error, retried until it answers
+            time.sleep(RESTART_RETRY_S)
+    restart()
+
+
+def restart_process() -> None:
+    """Replace this process by a fresh run of the same command (same pid; the models are loaded again)."""
+    logging.shutdown()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def _requeue_when_reachable(app: Celery, store: JobStore, chunk: int) -> None:

@@ -1,14 +1,14 @@
 """Soak: a bounded mixed load against a real server while things go wrong, and what it leaves behind.
 
-Starts, on loopback only: a private ``redis-server`` (append-only file, so a restart keeps the task queue) for
-the rate limits, the shared translation memory and the Celery broker; ``python -m service serve`` with two
-gunicorn workers; one ``python -m service worker``. The job store is SQLite in a temporary folder, the engine
-Apertium id->ms (real, no model to download). Then ``--concurrency`` clients send, for ``--minutes``, a mix of:
-translations (one text, several texts, a pair whose model is missing), summaries, detection, the
+Starts, on loopback only: a private ``redis-server`` (append-only file, so a restart keeps the task queue) for the
+rate limits, the shared translation memory and the Celery broker; ``python -m service serve`` with two gunicorn
+workers; one ``python -m service worker``. The job store is SQLite in a temporary folder (or ``--jobs-database``),
+the engine Apertium id->ms (real, no model to download). Then ``--concurrency`` clients send, for ``--minutes``, a
+mix of: translations (one text, several texts, a pair whose model is missing), summaries, detection, the
 LibreTranslate endpoints, job submission and polling, and bad inputs (malformed JSON, wrong content type, NUL,
-over-long text, unknown language, wrong types, unknown routes). One client key has a small character limit,
-so 429 answers occur. Along the way one web worker is killed with SIGKILL (at 40% of the time) and Redis is
-stopped for 5 s and started again (at 60%).
+over-long text, unknown language, wrong types, unknown routes). One client key has a small character limit, so 429
+answers occur. Along the way one web worker is killed with SIGKILL (at 40% of the time) and Redis is stopped for 5 s
+and started again (at 60%).
 
 Reports: requests by endpoint kind and status (2xx, 4xx, 429 and 503 are allowed; any other 5xx, a
 non-JSON error body or a connection error counts against the run; connections that were in flight on the
@@ -44,6 +44,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from service.jobs.worker import redact  # noqa: E402
 from service.keys import add_key  # noqa: E402
 
 SEED = REPO / "examples" / "ascn-shepherd-2025.id.txt"
@@ -305,6 +306,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "soak.md"))
+    parser.add_argument("--jobs-database", default=os.environ.get("ASEAN_MT_JOBS_DATABASE_URL", ""),
+                        help="job store URL (e.g. postgresql+psycopg://...); default SQLite in a temporary folder")
     args = parser.parse_args()
     duration = args.minutes * 60
 
@@ -319,7 +322,7 @@ def main() -> int:
            "ASEAN_MT_MEMORY": "redis", "ASEAN_MT_BROKER_URL": f"redis://127.0.0.1:{redis.port}/1",
            "ASEAN_MT_JOBS_VISIBILITY_TIMEOUT_S": "60", "ASEAN_MT_PRELOAD": "id-ms", "ASEAN_MT_LOG_LEVEL": "warning",
            # no recycling of web workers: it would hide a leak (the killed worker's replacement is measured apart)
-           "ASEAN_MT_MAX_REQUESTS": "0"}
+           "ASEAN_MT_MAX_REQUESTS": "0", "ASEAN_MT_JOBS_DATABASE_URL": args.jobs_database}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(env, port, root / "server.log")
@@ -408,10 +411,12 @@ def main() -> int:
     passed = (bad_5xx == 0 and not tally.problems and lost == 0 and duplicated == 0 and not too_much
               and by_status.get("connection_error", 0) == 0)
     all_latencies = [x for v in tally.latencies.values() for x in v]
+    store = "PostgreSQL" if args.jobs_database.startswith("postgres") else "SQLite"
+    database = f" --jobs-database {redact(args.jobs_database)}" if args.jobs_database else ""
     lines = [
         "# Soak: mixed load with a worker killed and Redis restarted",
         "",
-        f"`python bench/soak.py --minutes {args.minutes:g} --concurrency {args.concurrency}` on "
+        f"`python bench/soak.py --minutes {args.minutes:g} --concurrency {args.concurrency}{database}` on "
         f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; load average at the end "
         f"{os.getloadavg()[0]:.1f} (other work was running on the machine: latencies are not the point here).",
         "",
@@ -421,7 +426,7 @@ def main() -> int:
         "growing with the requests served, warming up levels off.",
         "",
         "Server: `serve` with 2 gunicorn workers, a separate `worker` (Celery, 2 threads), private Redis (append-only)"
-        " as rate-limit store, translation memory and broker; job store SQLite; Apertium id->ms.",
+        f" as rate-limit store, translation memory and broker; job store {store}; Apertium id->ms.",
         "",
         f"**Result: {'PASS' if passed else 'FAIL'}** — {total:,} requests, {bad_5xx} 5xx other than 503, "
         f"{len(tally.problems)} problems, {jobs} jobs / {documents} documents: {lost} lost, {duplicated} duplicated; "

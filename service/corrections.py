@@ -32,7 +32,7 @@ import hashlib
 import logging
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -260,57 +260,42 @@ class CorrectionStore(DatabaseStore):
     def exact(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, Correction]:
         """segment -> its approved human correction, for the segments that have one. An unreachable database is
         no corrections (logged once per outage)."""
-        if not segments or time.monotonic() < self._down_until:
-            return {}
-        try:
-            return self._exact(source_lang, target_lang, segments)
-        except CorrectionsUnavailable:
-            return {}
-
-    @_reachable
-    def _exact(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, Correction]:
-        by_key: dict[str, list[str]] = {}
-        for s in segments:
-            by_key.setdefault(key_of(s), []).append(s)
-        keys = list(by_key)
-        out: dict[str, Correction] = {}
-        with self.sessions() as s:
-            for start in range(0, len(keys), LOOKUP_BATCH):
-                rows = s.scalars(select(CorrectionRow).where(
-                    CorrectionRow.source_lang == source_lang, CorrectionRow.target_lang == target_lang,
-                    CorrectionRow.origin == HUMAN, CorrectionRow.approved.is_(True),
-                    CorrectionRow.source_key.in_(keys[start:start + LOOKUP_BATCH])))
-                for row in rows:
-                    for segment in by_key.get(row.source_key, ()):
-                        out[segment] = _correction(row)
-        return out
+        return self._human(source_lang, target_lang, segments, True, lambda segment, row: _correction(row))
 
     def pending(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, list[Suggestion]]:
         """segment -> its pending human correction as a suggestion (score 100, never substituted). Never fails: an
         unreachable database is no suggestions."""
+        return self._human(source_lang, target_lang, segments, False,
+                           lambda segment, row: [Suggestion(segment, _correction(row), 100.0)])
+
+    def _human(self, source_lang: str, target_lang: str, segments: Sequence[str], approved: bool,
+               convert: Callable[[str, CorrectionRow], T]) -> dict[str, T]:
+        """segment -> ``convert(segment, row)`` for the human corrections (approved or pending) of the segments;
+        never fails: an unreachable database is none."""
         if not segments or time.monotonic() < self._down_until:
             return {}
         try:
-            return self._pending(source_lang, target_lang, segments)
+            return self._human_rows(source_lang, target_lang, segments, approved, convert)
         except CorrectionsUnavailable:
             return {}
 
     @_reachable
-    def _pending(self, source_lang: str, target_lang: str, segments: Sequence[str]) -> dict[str, list[Suggestion]]:
+    def _human_rows(self, source_lang: str, target_lang: str, segments: Sequence[str], approved: bool,
+                    convert: Callable[[str, CorrectionRow], T]) -> dict[str, T]:
         by_key: dict[str, list[str]] = {}
         for s in segments:
             by_key.setdefault(key_of(s), []).append(s)
         keys = list(by_key)
-        out: dict[str, list[Suggestion]] = {}
+        out: dict[str, T] = {}
         with self.sessions() as s:
             for start in range(0, len(keys), LOOKUP_BATCH):
                 rows = s.scalars(select(CorrectionRow).where(
                     CorrectionRow.source_lang == source_lang, CorrectionRow.target_lang == target_lang,
-                    CorrectionRow.origin == HUMAN, CorrectionRow.approved.is_(False),
+                    CorrectionRow.origin == HUMAN, CorrectionRow.approved.is_(approved),
                     CorrectionRow.source_key.in_(keys[start:start + LOOKUP_BATCH])))
                 for row in rows:
                     for segment in by_key.get(row.source_key, ()):
-                        out[segment] = [Suggestion(segment, _correction(row), 100.0)]
+                        out[segment] = convert(segment, row)
         return out
 
     def fuzzy(self, source_lang: str, target_lang: str, segments: Sequence[str], threshold: float,

@@ -12,6 +12,7 @@ and every other attribute. ``<html lang>`` becomes the target. Line breaks insid
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,12 +148,7 @@ class HtmlDocument:
                    and _phrasing(c) and _has_text(c) for c in el)
 
     def _block(self, el: Any) -> None:
-        b = UnitBuilder()
-        nested: list[Any] = []
-        b.text(el.text or "")
-        for child in el:
-            self._inline(b, child, nested)
-            b.text(child.tail or "")
+        b, nested = read_block(el, self._inline)
         value = b.value
         lead = regex.match(r"^\s*", value).group(0)  # type: ignore[union-attr]
         trail = regex.search(r"\s*$", value[len(lead):]).group(0)  # type: ignore[union-attr]
@@ -205,6 +201,18 @@ class HtmlDocument:
 
     def _write_block(self, unit: Unit, text: str) -> None:
         write_block(unit, text)
+
+
+def read_block(el: Any, inline: Callable[[UnitBuilder, Any, list[Any]], None]) -> tuple[UnitBuilder, list[Any]]:
+    """An element's own text and inline children, read into one builder (``inline`` reads a child, adding the
+    block elements it finds inside to the list); returns the builder and those blocks, translated apart."""
+    b = UnitBuilder()
+    nested: list[Any] = []
+    b.text(el.text or "")
+    for child in el:
+        inline(b, child, nested)
+        b.text(child.tail or "")
+    return b, nested
 
 
 def write_block(unit: Unit, text: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 
 from service.documents.base import DocumentInvalid
-from service.documents.html import BlockRef, write_block
+from service.documents.html import BlockRef, read_block, write_block
 from service.documents.inline import Unit, UnitBuilder
 
 #: The element wrapped around the fragment while it is parsed (a fragment may have several top elements or text).
@@ -54,12 +54,7 @@ class XmlText:
         self._block(self.root)
 
     def _block(self, el: Any) -> None:
-        b = UnitBuilder()
-        nested: list[Any] = []
-        b.text(el.text or "")
-        for child in el:
-            self._inline(b, child, nested)
-            b.text(child.tail or "")
+        b, nested = read_block(el, self._inline)
         if b.has_text():
             self.units.append(b.unit(BlockRef(el)))
         for block in nested:
